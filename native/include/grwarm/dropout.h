@@ -1,0 +1,51 @@
+// Counter-based dropout masks.
+//
+// A mask bit is a pure function of (step seed, site, element index), so
+//  - the backward pass regenerates the mask instead of storing it,
+//  - the GR step's second forward/backward replays exactly the first pass's masks,
+//  - results do not depend on the number of threads or on the device (CPU or CUDA).
+#pragma once
+#include "hd.h"
+
+namespace grwarm {
+
+struct DropoutSpec {
+  uint64_t seed = 0;         // per-step seed
+  uint32_t site = 0;         // which dropout in the network (layer * 8 + kind)
+  float p = 0.0f;            // drop probability; 0 disables
+  uint32_t threshold = 0;    // drop when the hash's top 32 bits are below p * 2^32
+  double keep_scale = 1.0;   // 1 / (1 - p): inverted dropout keeps the expectation
+  GW_HD bool active() const { return p > 0.0f; }
+};
+
+inline DropoutSpec make_dropout(uint64_t seed, uint32_t site, float p) {
+  DropoutSpec d;
+  d.seed = seed;
+  d.site = site;
+  d.p = p;
+  d.threshold = uint32_t(double(p) * 4294967296.0);
+  d.keep_scale = 1.0 / (1.0 - double(p));
+  return d;
+}
+
+// splitmix64 finaliser: a strong 64-bit mixer.
+GW_HD uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// True if element `idx` is kept.
+GW_HD bool dropout_keep(const DropoutSpec& d, uint64_t idx) {
+  uint64_t h = mix64(d.seed ^ mix64((uint64_t(d.site) << 40) ^ idx ^ 0x9e3779b97f4a7c15ULL));
+  return uint32_t(h >> 32) >= d.threshold;
+}
+
+// Multiplier applied to a kept/dropped element: 0 or 1/(1-p) (inverted dropout).
+template <class T>
+GW_HD T dropout_scale(const DropoutSpec& d, uint64_t idx) {
+  if (!d.active()) return T(1);
+  return dropout_keep(d, idx) ? T(d.keep_scale) : T(0);
+}
+
+}  // namespace grwarm

@@ -1,0 +1,96 @@
+// The seam between the model and the hardware.
+//
+// `Vit<T>` (vit.h) decides which op runs on which buffer view and in which order; a
+// Backend<T> implements the ops. Every pointer handed to a backend lives in that backend's
+// memory (host memory for the CPU backend, device memory for a CUDA backend), so a new
+// backend slots in without touching the model. All reductions must be deterministic:
+// the same inputs and thread count give the same bits.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "grwarm/activations.h"
+#include "grwarm/dropout.h"
+
+namespace grwarm {
+
+enum class Trans { No, Yes };
+
+// Shapes of one attention call: B sequences of Tn tokens, H heads of hd channels.
+struct AttnShape {
+  int B, Tn, H, hd;
+};
+
+template <class T>
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory -------------------------------------------------------------------------
+  virtual void* alloc_bytes(size_t bytes) = 0;
+  virtual void free_bytes(void* p) = 0;
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  virtual void copy(T* dst, const T* src, size_t n) = 0;
+  virtual void fill(T* dst, T value, size_t n) = 0;
+
+  // ---- dense algebra (row-major) --------------------------------------------------------
+  // C[M,N] = alpha * op(A) * op(B) + beta * C
+  virtual void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
+                    const T* B, int ldb, T beta, T* C, int ldc) = 0;
+  // Y[r, :] = b for every row (bias broadcast before a beta = 1 GEMM).
+  virtual void broadcast_rows(T* Y, const T* b, int rows, int cols) = 0;
+  // out[c] (+)= sum_r X[r, c]
+  virtual void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) = 0;
+
+  // ---- embedding ------------------------------------------------------------------------
+  // images float32 [B, C, S, S] -> X [B * P, C*p*p], rows ordered as timm's patch order.
+  virtual void patchify(T* X, const float* images, int B, int C, int S, int p) = 0;
+  // x[b, 0] = cls + pos[0]; x[b, 1 + i] = patches[b, i] + pos[1 + i]; then dropout.
+  virtual void embed_fwd(T* x, const T* patches, const T* cls, const T* pos, int B, int P, int D,
+                         const DropoutSpec& drop) = 0;
+  // Gradients of embed_fwd w.r.t. patches, cls and pos (dx is the residual-stream grad).
+  virtual void embed_bwd(T* dpatches, T* dcls, T* dpos, const T* dx, int B, int P, int D,
+                         const DropoutSpec& drop) = 0;
+
+  // ---- normalisation / activations ------------------------------------------------------
+  virtual void layernorm_fwd(T* y, T* mean, T* rstd, const T* x, const T* g, const T* b, int rows,
+                             int cols, T eps) = 0;
+  // dx (+)= d/dx, dg = sum over rows, db = sum over rows (dg/db are overwritten).
+  virtual void layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, const T* mean,
+                             const T* rstd, const T* g, int rows, int cols, bool accumulate_dx) = 0;
+  // out = dropout(gelu(h))
+  virtual void gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const DropoutSpec& drop) = 0;
+  // dh = gelu'(h) * dropout(dout)
+  virtual void gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind kind,
+                        const DropoutSpec& drop) = 0;
+  // x_out = x_in + dropout(branch)   (x_out may alias x_in)
+  virtual void residual_fwd(T* x_out, const T* x_in, const T* branch, size_t n,
+                            const DropoutSpec& drop) = 0;
+  // dbranch = dropout(dx)
+  virtual void dropout_bwd(T* dbranch, const T* dx, size_t n, const DropoutSpec& drop) = 0;
+
+  // ---- attention ------------------------------------------------------------------------
+  // qkv [B, Tn, 3, H, hd] (timm's fused layout) -> out [B, Tn, H*hd];
+  // probs [B, H, Tn, Tn] keeps softmax(q k^T / sqrt(hd)) before dropout for the backward pass.
+  virtual void attention_fwd(T* out, T* probs, const T* qkv, const AttnShape& s,
+                             const DropoutSpec& drop) = 0;
+  virtual void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
+                             const AttnShape& s, const DropoutSpec& drop) = 0;
+
+  // ---- head -----------------------------------------------------------------------------
+  // out[b, :] = x[b, 0, :]  and its transpose-scatter for the backward pass (rest zeroed).
+  virtual void gather_cls(T* out, const T* x, int B, int Tn, int D) = 0;
+  virtual void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) = 0;
+  // Per-row loss and correctness; dlogits = d(mean loss)/d logits when dlogits != nullptr.
+  virtual void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
+                            const int32_t* labels, int B, int C, T smoothing) = 0;
+
+  // ---- whole-model passes over flat buffers -----------------------------------------------
+  // Sum of squares in double, reduced in a fixed order (same bits for the same thread count).
+  virtual double sum_squares(const T* x, size_t n) = 0;
+};
+
+}  // namespace grwarm

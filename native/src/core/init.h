@@ -1,0 +1,14 @@
+// Parameter initialisation as in the paper's code (SPEC section 4).
+#pragma once
+#include <cstdint>
+
+#include "param_layout.h"
+
+namespace grwarm {
+
+// Fills `host` (layout.total elements) deterministically from `seed`: each tensor draws
+// from its own stream, so adding a tensor never shifts the others' values.
+template <class T>
+void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed, T* host);
+
+}  // namespace grwarm

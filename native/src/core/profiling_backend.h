@@ -1,0 +1,114 @@
+// A Backend decorator that times every op (wall clock, summed per op name).
+//
+// make_cpu_model wraps its backend in one when GRWARM_PROFILE is set in the environment and
+// prints the table to stderr when the model is destroyed. It lets anyone see where a step's
+// time goes without touching the model or the kernels.
+#pragma once
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "backend.h"
+
+namespace grwarm {
+
+template <class T>
+class ProfilingBackend final : public Backend<T> {
+ public:
+  explicit ProfilingBackend(std::unique_ptr<Backend<T>> inner) : in_(std::move(inner)) {}
+  ~ProfilingBackend() override {
+    double all = 0;
+    for (auto& kv : ms_) all += kv.second;
+    std::fprintf(stderr, "grwarm profile (%s): op, total ms, share\n", in_->name().c_str());
+    for (auto& kv : ms_)
+      std::fprintf(stderr, "  %-16s %10.1f %6.1f%%\n", kv.first.c_str(), kv.second,
+                   all > 0 ? 100.0 * kv.second / all : 0.0);
+  }
+  std::string name() const override { return in_->name(); }
+
+#define GW_TIMED(op, call)                                                                   \
+  auto t0 = std::chrono::steady_clock::now();                                                \
+  call;                                                                                      \
+  ms_[op] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0) \
+                 .count()
+
+  void* alloc_bytes(size_t n) override { return in_->alloc_bytes(n); }
+  void free_bytes(void* p) override { in_->free_bytes(p); }
+  void upload(void* d, const void* s, size_t n) override { GW_TIMED("upload", in_->upload(d, s, n)); }
+  void download(void* d, const void* s, size_t n) override { GW_TIMED("download", in_->download(d, s, n)); }
+  void copy(T* d, const T* s, size_t n) override { GW_TIMED("copy", in_->copy(d, s, n)); }
+  void fill(T* d, T v, size_t n) override { GW_TIMED("fill", in_->fill(d, v, n)); }
+  void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
+            int ldb, T beta, T* C, int ldc) override {
+    GW_TIMED("gemm", in_->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+  }
+  void broadcast_rows(T* Y, const T* b, int r, int c) override {
+    GW_TIMED("broadcast_rows", in_->broadcast_rows(Y, b, r, c));
+  }
+  void col_sum(T* o, const T* X, int r, int c, bool a) override {
+    GW_TIMED("col_sum", in_->col_sum(o, X, r, c, a));
+  }
+  void patchify(T* X, const float* im, int B, int C, int S, int p) override {
+    GW_TIMED("patchify", in_->patchify(X, im, B, C, S, p));
+  }
+  void embed_fwd(T* x, const T* pt, const T* cls, const T* pos, int B, int P, int D,
+                 const DropoutSpec& d) override {
+    GW_TIMED("embed_fwd", in_->embed_fwd(x, pt, cls, pos, B, P, D, d));
+  }
+  void embed_bwd(T* dp, T* dc, T* dpos, const T* dx, int B, int P, int D,
+                 const DropoutSpec& d) override {
+    GW_TIMED("embed_bwd", in_->embed_bwd(dp, dc, dpos, dx, B, P, D, d));
+  }
+  void layernorm_fwd(T* y, T* m, T* r, const T* x, const T* g, const T* b, int rows, int cols,
+                     T eps) override {
+    GW_TIMED("layernorm_fwd", in_->layernorm_fwd(y, m, r, x, g, b, rows, cols, eps));
+  }
+  void layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, const T* m, const T* r,
+                     const T* g, int rows, int cols, bool acc) override {
+    GW_TIMED("layernorm_bwd", in_->layernorm_bwd(dx, dg, db, dy, x, m, r, g, rows, cols, acc));
+  }
+  void gelu_fwd(T* o, const T* h, size_t n, GeluKind k, const DropoutSpec& d) override {
+    GW_TIMED("gelu_fwd", in_->gelu_fwd(o, h, n, k, d));
+  }
+  void gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind k,
+                const DropoutSpec& d) override {
+    GW_TIMED("gelu_bwd", in_->gelu_bwd(dh, dout, h, n, k, d));
+  }
+  void residual_fwd(T* xo, const T* xi, const T* br, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("residual_fwd", in_->residual_fwd(xo, xi, br, n, d));
+  }
+  void dropout_bwd(T* db, const T* dx, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("dropout_bwd", in_->dropout_bwd(db, dx, n, d));
+  }
+  void attention_fwd(T* o, T* p, const T* qkv, const AttnShape& s, const DropoutSpec& d) override {
+    GW_TIMED("attention_fwd", in_->attention_fwd(o, p, qkv, s, d));
+  }
+  void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* p, const AttnShape& s,
+                     const DropoutSpec& d) override {
+    GW_TIMED("attention_bwd", in_->attention_bwd(dqkv, dout, qkv, p, s, d));
+  }
+  void gather_cls(T* o, const T* x, int B, int Tn, int D) override {
+    GW_TIMED("gather_cls", in_->gather_cls(o, x, B, Tn, D));
+  }
+  void scatter_cls(T* dx, const T* dc, int B, int Tn, int D) override {
+    GW_TIMED("scatter_cls", in_->scatter_cls(dx, dc, B, Tn, D));
+  }
+  void softmax_xent(T* dl, T* rl, uint8_t* rc, const T* lg, const int32_t* lb, int B, int C,
+                    T s) override {
+    GW_TIMED("softmax_xent", in_->softmax_xent(dl, rl, rc, lg, lb, B, C, s));
+  }
+  double sum_squares(const T* x, size_t n) override {
+    double r;
+    GW_TIMED("sum_squares", r = in_->sum_squares(x, n));
+    return r;
+  }
+#undef GW_TIMED
+
+ private:
+  std::unique_ptr<Backend<T>> in_;
+  std::map<std::string, double> ms_;
+};
+
+}  // namespace grwarm

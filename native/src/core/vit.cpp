@@ -1,0 +1,273 @@
+#include "vit.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "../cpu/cpu_backend.h"
+#include "init.h"
+#include "profiling_backend.h"
+
+namespace grwarm {
+
+namespace {
+// Dropout sites: 0 is the embedding; layer l uses 8l + 1.. so sites never collide.
+constexpr uint32_t kSiteEmbed = 0, kSiteAttnProbs = 1, kSiteAttnProj = 2, kSiteMlpHidden = 3,
+                   kSiteMlpOut = 4;
+uint32_t site(int layer, uint32_t kind) { return uint32_t(layer) * 8u + kind; }
+}  // namespace
+
+template <class T>
+Vit<T>::Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t seed)
+    : cfg_(cfg), be_(std::move(backend)), acts_arena_(be_.get()) {
+  cfg_.validate();
+  layout_ = ParamLayout::build(cfg_);
+  params_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
+  grads_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
+  be_->fill(grads_, T(0), layout_.total);
+  init(seed);
+}
+
+template <class T>
+Vit<T>::~Vit() {
+  acts_arena_.release();
+  for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_),
+                  static_cast<void*>(images_), static_cast<void*>(labels_),
+                  static_cast<void*>(correct_)})
+    if (p) be_->free_bytes(p);
+}
+
+template <class T>
+void Vit<T>::init(uint64_t seed) {
+  std::vector<T> host(layout_.total);
+  init_params(layout_, cfg_, seed, host.data());
+  be_->upload(params_, host.data(), host.size() * sizeof(T));
+}
+
+template <class T>
+void Vit<T>::ensure_capacity(int B) {
+  if (B <= capacity_) return;
+  const size_t Tn = cfg_.tokens(), D = cfg_.width, P = cfg_.num_patches(), K = cfg_.patch_dim(),
+               M = cfg_.mlp_hidden, H = cfg_.heads, C = cfg_.num_classes;
+  const size_t BT = size_t(B) * Tn;
+  Arena<T>& a = acts_arena_;
+  layers_.assign(cfg_.depth, LayerActs{});
+  for (auto& L : layers_) {
+    a.plan(&L.x_in, BT * D);
+    a.plan(&L.ln1, BT * D);
+    a.plan(&L.mean1, BT);
+    a.plan(&L.rstd1, BT);
+    a.plan(&L.qkv, BT * 3 * D);
+    a.plan(&L.probs, size_t(B) * H * Tn * Tn);
+    a.plan(&L.att, BT * D);
+    a.plan(&L.x_mid, BT * D);
+    a.plan(&L.ln2, BT * D);
+    a.plan(&L.mean2, BT);
+    a.plan(&L.rstd2, BT);
+    a.plan(&L.fc1, BT * M);
+    a.plan(&L.gelu, BT * M);
+  }
+  a.plan(&patches_, size_t(B) * P * K);
+  a.plan(&patch_tok_, size_t(B) * P * D);
+  a.plan(&x_out_, BT * D);
+  a.plan(&tmp_, BT * D);
+  a.plan(&cls_in_, size_t(B) * D);
+  a.plan(&cls_ln_, size_t(B) * D);
+  a.plan(&meanf_, B);
+  a.plan(&rstdf_, B);
+  a.plan(&logits_, size_t(B) * C);
+  a.plan(&dlogits_, size_t(B) * C);
+  a.plan(&row_loss_, B);
+  a.plan(&dx_, BT * D);
+  a.plan(&dtmp_, BT * D);
+  a.plan(&dln_, BT * D);
+  a.plan(&dhid_, BT * M);
+  a.plan(&dqkv_, BT * 3 * D);
+  a.plan(&datt_, BT * D);
+  a.plan(&dcls_ln_, size_t(B) * D);
+  a.plan(&dcls_in_, size_t(B) * D);
+  a.plan(&dpatch_, size_t(B) * P * D);
+  a.commit();
+  for (void* p : {static_cast<void*>(images_), static_cast<void*>(labels_),
+                  static_cast<void*>(correct_)})
+    if (p) be_->free_bytes(p);
+  images_ = static_cast<float*>(be_->alloc_bytes(size_t(B) * cfg_.image_numel() * sizeof(float)));
+  labels_ = static_cast<int32_t*>(be_->alloc_bytes(size_t(B) * sizeof(int32_t)));
+  correct_ = static_cast<uint8_t*>(be_->alloc_bytes(size_t(B)));
+  host_scratch_.resize(size_t(B) * C);
+  host_correct_.resize(B);
+  capacity_ = B;
+}
+
+template <class T>
+DropoutSpec Vit<T>::drop(uint64_t seed, uint32_t s, bool train) const {
+  return make_dropout(mix64(seed + 0x51ed2701ULL), s, train ? cfg_.dropout : 0.0f);
+}
+
+// y[rows, out] = x[rows, in] W[out, in]^T + b
+template <class T>
+void Vit<T>::linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out, int in) {
+  be_->broadcast_rows(y, params_ + b, rows, out);
+  be_->gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, params_ + w, in, T(1), y, out);
+}
+
+// dW = dy^T x, db = colsum(dy), and (if dx) dx = dy W. Gradients are written, not added:
+// each parameter is used exactly once per forward pass.
+template <class T>
+void Vit<T>::linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out,
+                        int in) {
+  be_->gemm(Trans::Yes, Trans::No, out, in, rows, T(1), dy, out, x, in, T(0), grads_ + w, in);
+  be_->col_sum(grads_ + b, dy, rows, out, false);
+  if (dx) be_->gemm(Trans::No, Trans::No, rows, in, out, T(1), dy, out, params_ + w, in, T(0), dx, in);
+}
+
+template <class T>
+void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
+  const int Tn = cfg_.tokens(), D = cfg_.width, P = cfg_.num_patches(), K = cfg_.patch_dim(),
+            M = cfg_.mlp_hidden, C = cfg_.num_classes;
+  const int BT = B * Tn;
+  const T eps = T(cfg_.ln_eps);
+  be_->upload(images_, images, size_t(B) * cfg_.image_numel() * sizeof(float));
+  be_->patchify(patches_, images_, B, cfg_.channels, cfg_.image_size, cfg_.patch);
+  linear_fwd(patch_tok_, patches_, layout_.patch_w, layout_.patch_b, B * P, D, K);
+  T* x = cfg_.depth > 0 ? layers_[0].x_in : x_out_;
+  be_->embed_fwd(x, patch_tok_, params_ + layout_.cls, params_ + layout_.pos, B, P, D,
+                 drop(seed, kSiteEmbed, train));
+  const AttnShape shape{B, Tn, cfg_.heads, cfg_.head_dim()};
+  for (int l = 0; l < cfg_.depth; ++l) {
+    LayerActs& A = layers_[l];
+    const BlockOffsets& o = layout_.blocks[l];
+    T* x_next = l + 1 < cfg_.depth ? layers_[l + 1].x_in : x_out_;
+    be_->layernorm_fwd(A.ln1, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w, params_ + o.ln1_b, BT,
+                       D, eps);
+    linear_fwd(A.qkv, A.ln1, o.qkv_w, o.qkv_b, BT, 3 * D, D);
+    be_->attention_fwd(A.att, A.probs, A.qkv, shape, drop(seed, site(l, kSiteAttnProbs), train));
+    linear_fwd(tmp_, A.att, o.proj_w, o.proj_b, BT, D, D);
+    be_->residual_fwd(A.x_mid, A.x_in, tmp_, size_t(BT) * D,
+                      drop(seed, site(l, kSiteAttnProj), train));
+    be_->layernorm_fwd(A.ln2, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w, params_ + o.ln2_b, BT,
+                       D, eps);
+    linear_fwd(A.fc1, A.ln2, o.fc1_w, o.fc1_b, BT, M, D);
+    be_->gelu_fwd(A.gelu, A.fc1, size_t(BT) * M, cfg_.gelu,
+                  drop(seed, site(l, kSiteMlpHidden), train));
+    linear_fwd(tmp_, A.gelu, o.fc2_w, o.fc2_b, BT, D, M);
+    be_->residual_fwd(x_next, A.x_mid, tmp_, size_t(BT) * D,
+                      drop(seed, site(l, kSiteMlpOut), train));
+  }
+  // Only the class token reaches the head, and LayerNorm is row-wise: normalise B rows,
+  // not B * Tn.
+  be_->gather_cls(cls_in_, x_out_, B, Tn, D);
+  be_->layernorm_fwd(cls_ln_, meanf_, rstdf_, cls_in_, params_ + layout_.norm_w,
+                     params_ + layout_.norm_b, B, D, eps);
+  linear_fwd(logits_, cls_ln_, layout_.head_w, layout_.head_b, B, C, D);
+}
+
+template <class T>
+PassResult Vit<T>::loss(const int32_t* labels, int B, float smoothing, bool want_grad) {
+  const int C = cfg_.num_classes;
+  be_->upload(labels_, labels, size_t(B) * sizeof(int32_t));
+  be_->softmax_xent(want_grad ? dlogits_ : nullptr, row_loss_, correct_, logits_, labels_, B, C,
+                    T(smoothing));
+  be_->download(host_scratch_.data(), row_loss_, size_t(B) * sizeof(T));
+  be_->download(host_correct_.data(), correct_, size_t(B));
+  PassResult r;
+  double sum = 0;
+  for (int b = 0; b < B; ++b) {
+    sum += double(host_scratch_[b]);
+    r.correct += host_correct_[b];
+  }
+  r.loss = sum / B;
+  r.count = B;
+  return r;
+}
+
+template <class T>
+void Vit<T>::backward(int B, uint64_t seed, bool train) {
+  const int Tn = cfg_.tokens(), D = cfg_.width, P = cfg_.num_patches(), K = cfg_.patch_dim(),
+            M = cfg_.mlp_hidden, C = cfg_.num_classes;
+  const int BT = B * Tn;
+  // head and final norm (class-token rows only)
+  linear_bwd(dcls_ln_, dlogits_, cls_ln_, layout_.head_w, layout_.head_b, B, C, D);
+  be_->layernorm_bwd(dcls_in_, grads_ + layout_.norm_w, grads_ + layout_.norm_b, dcls_ln_, cls_in_,
+                     meanf_, rstdf_, params_ + layout_.norm_w, B, D, false);
+  be_->scatter_cls(dx_, dcls_in_, B, Tn, D);
+  const AttnShape shape{B, Tn, cfg_.heads, cfg_.head_dim()};
+  for (int l = cfg_.depth - 1; l >= 0; --l) {
+    LayerActs& A = layers_[l];
+    const BlockOffsets& o = layout_.blocks[l];
+    // x_next = x_mid + dropout(fc2(gelu)):  dx holds d x_next
+    be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteMlpOut), train));
+    linear_bwd(dhid_, dtmp_, A.gelu, o.fc2_w, o.fc2_b, BT, D, M);
+    be_->gelu_bwd(dhid_, dhid_, A.fc1, size_t(BT) * M, cfg_.gelu,
+                  drop(seed, site(l, kSiteMlpHidden), train));
+    linear_bwd(dln_, dhid_, A.ln2, o.fc1_w, o.fc1_b, BT, M, D);
+    be_->layernorm_bwd(dx_, grads_ + o.ln2_w, grads_ + o.ln2_b, dln_, A.x_mid, A.mean2, A.rstd2,
+                       params_ + o.ln2_w, BT, D, true);
+    // x_mid = x_in + dropout(proj(att)):  dx now holds d x_mid
+    be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteAttnProj), train));
+    linear_bwd(datt_, dtmp_, A.att, o.proj_w, o.proj_b, BT, D, D);
+    be_->attention_bwd(dqkv_, datt_, A.qkv, A.probs, shape,
+                       drop(seed, site(l, kSiteAttnProbs), train));
+    linear_bwd(dln_, dqkv_, A.ln1, o.qkv_w, o.qkv_b, BT, 3 * D, D);
+    be_->layernorm_bwd(dx_, grads_ + o.ln1_w, grads_ + o.ln1_b, dln_, A.x_in, A.mean1, A.rstd1,
+                       params_ + o.ln1_w, BT, D, true);
+  }
+  be_->embed_bwd(dpatch_, grads_ + layout_.cls, grads_ + layout_.pos, dx_, B, P, D,
+                 drop(seed, kSiteEmbed, train));
+  linear_bwd(nullptr, dpatch_, patches_, layout_.patch_w, layout_.patch_b, B * P, D, K);
+}
+
+template <class T>
+PassResult Vit<T>::forward_backward(const float* images, const int32_t* labels, int B,
+                                    uint64_t seed, bool train, float smoothing) {
+  ensure_capacity(B);
+  forward(images, B, seed, train);
+  PassResult r = loss(labels, B, smoothing, true);
+  backward(B, seed, train);
+  return r;
+}
+
+template <class T>
+PassResult Vit<T>::evaluate(float* logits, const float* images, const int32_t* labels, int B,
+                            float smoothing) {
+  ensure_capacity(B);
+  forward(images, B, 0, false);
+  PassResult r;
+  r.count = B;
+  if (labels) r = loss(labels, B, smoothing, false);
+  if (logits) {
+    const size_t n = size_t(B) * cfg_.num_classes;
+    be_->download(host_scratch_.data(), logits_, n * sizeof(T));
+    for (size_t i = 0; i < n; ++i) logits[i] = float(host_scratch_[i]);
+  }
+  return r;
+}
+
+template <class T>
+double Vit<T>::param_norm() {
+  return std::sqrt(be_->sum_squares(params_, layout_.total));
+}
+
+template <class T>
+double Vit<T>::grad_norm() {
+  return std::sqrt(be_->sum_squares(grads_, layout_.total));
+}
+
+template class Vit<float>;
+template class Vit<double>;
+
+namespace {
+template <class T>
+std::unique_ptr<Backend<T>> cpu_backend() {
+  std::unique_ptr<Backend<T>> be = std::make_unique<cpu::CpuBackend<T>>();
+  if (std::getenv("GRWARM_PROFILE")) be = std::make_unique<ProfilingBackend<T>>(std::move(be));
+  return be;
+}
+}  // namespace
+
+std::unique_ptr<Model> make_cpu_model(const VitConfig& cfg, Precision precision, uint64_t seed) {
+  if (precision == Precision::F64) return std::make_unique<Vit<double>>(cfg, cpu_backend<double>(), seed);
+  return std::make_unique<Vit<float>>(cfg, cpu_backend<float>(), seed);
+}
+
+}  // namespace grwarm

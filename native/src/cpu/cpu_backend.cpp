@@ -1,0 +1,291 @@
+// CPU implementations of the memory, embedding, normalisation, activation and head ops.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "attention.h"
+#include "column_ranges.h"
+#include "cpu_backend.h"
+#include "gemm.h"
+#include "grwarm/layernorm_row.h"
+#include "grwarm/softmax_xent_row.h"
+
+namespace grwarm::cpu {
+
+// ---- memory ---------------------------------------------------------------------------------
+
+template <class T>
+void* CpuBackend<T>::alloc_bytes(size_t bytes) {
+  // 64-byte alignment: whole cache lines and full AVX-512 vectors for every buffer.
+  size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+template <class T>
+void CpuBackend<T>::free_bytes(void* p) {
+  std::free(p);
+}
+template <class T>
+void CpuBackend<T>::upload(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+template <class T>
+void CpuBackend<T>::download(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+
+template <class T>
+void CpuBackend<T>::copy(T* dst, const T* src, size_t n) {
+  const long long nn = (long long)n;
+#pragma omp parallel for schedule(static)
+  for (long long i = 0; i < nn; ++i) dst[i] = src[i];
+}
+
+template <class T>
+void CpuBackend<T>::fill(T* dst, T v, size_t n) {
+  const long long nn = (long long)n;
+#pragma omp parallel for schedule(static)
+  for (long long i = 0; i < nn; ++i) dst[i] = v;
+}
+
+// ---- dense helpers ----------------------------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
+                         const T* B, int ldb, T beta, T* C, int ldc) {
+  cpu::gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+template <class T>
+void CpuBackend<T>::broadcast_rows(T* Y, const T* b, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r) std::copy(b, b + cols, Y + size_t(r) * cols);
+}
+
+template <class T>
+void CpuBackend<T>::col_sum(T* out, const T* X, int rows, int cols, bool accumulate) {
+  for_column_ranges(cols, [&](int c0, int c1) {
+    T acc[16];
+    for (int c = c0; c < c1; ++c) acc[c - c0] = accumulate ? out[c] : T(0);
+    for (int r = 0; r < rows; ++r) {
+      const T* x = X + size_t(r) * cols;
+      for (int c = c0; c < c1; ++c) acc[c - c0] += x[c];
+    }
+    for (int c = c0; c < c1; ++c) out[c] = acc[c - c0];
+  });
+}
+
+// ---- embedding --------------------------------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::patchify(T* X, const float* images, int B, int C, int S, int p) {
+  const int G = S / p, P = G * G, K = C * p * p;
+#pragma omp parallel for schedule(static)
+  for (int row = 0; row < B * P; ++row) {
+    const int b = row / P, gy = (row % P) / G, gx = row % G;
+    T* x = X + size_t(row) * K;
+    for (int c = 0; c < C; ++c)
+      for (int ky = 0; ky < p; ++ky) {
+        const float* src = images + ((size_t(b) * C + c) * S + gy * p + ky) * S + gx * p;
+        for (int kx = 0; kx < p; ++kx) x[(c * p + ky) * p + kx] = T(src[kx]);
+      }
+  }
+}
+
+template <class T>
+void CpuBackend<T>::embed_fwd(T* x, const T* patches, const T* cls, const T* pos, int B, int P,
+                              int D, const DropoutSpec& drop) {
+  const int Tn = P + 1;
+#pragma omp parallel for schedule(static)
+  for (int row = 0; row < B * Tn; ++row) {
+    const int b = row / Tn, t = row % Tn;
+    const T* src = t == 0 ? cls : patches + (size_t(b) * P + t - 1) * D;
+    const T* pe = pos + size_t(t) * D;
+    T* dst = x + size_t(row) * D;
+    const uint64_t base = uint64_t(row) * D;
+    for (int d = 0; d < D; ++d) dst[d] = (src[d] + pe[d]) * dropout_scale<T>(drop, base + d);
+  }
+}
+
+template <class T>
+void CpuBackend<T>::embed_bwd(T* dpatches, T* dcls, T* dpos, const T* dx, int B, int P, int D,
+                              const DropoutSpec& drop) {
+  const int Tn = P + 1;
+  // dpatches: the dropout-masked residual gradient of the patch rows.
+#pragma omp parallel for schedule(static)
+  for (int row = 0; row < B * P; ++row) {
+    const int b = row / P, t = row % P + 1;
+    const size_t xrow = size_t(b) * Tn + t;
+    const T* src = dx + xrow * D;
+    T* dst = dpatches + size_t(row) * D;
+    for (int d = 0; d < D; ++d) dst[d] = src[d] * dropout_scale<T>(drop, xrow * D + d);
+  }
+  // dpos[t] = sum_b masked dx[b, t]; each (t) row sums over b in order: deterministic.
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < Tn; ++t) {
+    T* dst = dpos + size_t(t) * D;
+    std::fill(dst, dst + D, T(0));
+    for (int b = 0; b < B; ++b) {
+      const size_t xrow = size_t(b) * Tn + t;
+      const T* src = dx + xrow * D;
+      for (int d = 0; d < D; ++d) dst[d] += src[d] * dropout_scale<T>(drop, xrow * D + d);
+    }
+  }
+  // The class token is added at t = 0 only, so its gradient is dpos[0].
+  std::copy(dpos, dpos + D, dcls);
+}
+
+// ---- normalisation / activations ----------------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::layernorm_fwd(T* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
+                                  int rows, int cols, T eps) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r)
+    layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b, cols,
+                      eps);
+}
+
+template <class T>
+void CpuBackend<T>::layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, const T* mean,
+                                  const T* rstd, const T* g, int rows, int cols,
+                                  bool accumulate_dx) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r)
+    layernorm_row_bwd_dx(dx + size_t(r) * cols, dy + size_t(r) * cols, x + size_t(r) * cols, g,
+                         mean[r], rstd[r], cols, accumulate_dx);
+  for_column_ranges(cols, [&](int c0, int c1) {
+    T ag[16], ab[16];
+    for (int c = 0; c < c1 - c0; ++c) ag[c] = ab[c] = T(0);
+    for (int r = 0; r < rows; ++r) {
+      const T* dyr = dy + size_t(r) * cols;
+      const T* xr = x + size_t(r) * cols;
+      for (int c = c0; c < c1; ++c) {
+        ag[c - c0] += dyr[c] * (xr[c] - mean[r]) * rstd[r];
+        ab[c - c0] += dyr[c];
+      }
+    }
+    for (int c = c0; c < c1; ++c) {
+      dg[c] = ag[c - c0];
+      db[c] = ab[c - c0];
+    }
+  });
+}
+
+// Runs f(i, m) for i in [0, n) in parallel SIMD loops, m being the dropout multiplier of
+// element i (0 or 1/(1-p); 1 when dropout is off). Copying the spec into a local and
+// splitting on active() keeps both loops free of branches and aliasing loads, so they
+// vectorise.
+template <class T, class F>
+void masked_loop(size_t n, const DropoutSpec& drop, F f) {
+  const DropoutSpec d = drop;
+  const long long nn = (long long)n;
+  if (!d.active()) {
+#pragma omp parallel for simd schedule(static)
+    for (long long i = 0; i < nn; ++i) f(i, T(1));
+  } else {
+    const T keep = T(d.keep_scale);
+#pragma omp parallel for simd schedule(static)
+    for (long long i = 0; i < nn; ++i) f(i, dropout_keep(d, uint64_t(i)) ? keep : T(0));
+  }
+}
+
+template <class T>
+void CpuBackend<T>::gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const DropoutSpec& drop) {
+  if (kind == GeluKind::Tanh)
+    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_tanh(h[i]) * m; });
+  else
+    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_erf(h[i]) * m; });
+}
+
+template <class T>
+void CpuBackend<T>::gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind kind,
+                             const DropoutSpec& drop) {
+  if (kind == GeluKind::Tanh)
+    masked_loop<T>(n, drop, [=](long long i, T m) { dh[i] = dout[i] * m * gelu_tanh_grad(h[i]); });
+  else
+    masked_loop<T>(n, drop, [=](long long i, T m) { dh[i] = dout[i] * m * gelu_erf_grad(h[i]); });
+}
+
+template <class T>
+void CpuBackend<T>::residual_fwd(T* x_out, const T* x_in, const T* branch, size_t n,
+                                 const DropoutSpec& drop) {
+  masked_loop<T>(n, drop, [=](long long i, T m) { x_out[i] = x_in[i] + branch[i] * m; });
+}
+
+template <class T>
+void CpuBackend<T>::dropout_bwd(T* dbranch, const T* dx, size_t n, const DropoutSpec& drop) {
+  masked_loop<T>(n, drop, [=](long long i, T m) { dbranch[i] = dx[i] * m; });
+}
+
+// ---- attention (kernels in attention.cpp) ----------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::attention_fwd(T* out, T* probs, const T* qkv, const AttnShape& s,
+                                  const DropoutSpec& drop) {
+  attention_forward(out, probs, qkv, s, drop);
+}
+
+template <class T>
+void CpuBackend<T>::attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
+                                  const AttnShape& s, const DropoutSpec& drop) {
+  attention_backward(dqkv, dout, qkv, probs, s, drop);
+}
+
+// ---- head -------------------------------------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::gather_cls(T* out, const T* x, int B, int Tn, int D) {
+  for (int b = 0; b < B; ++b) std::copy(x + size_t(b) * Tn * D, x + size_t(b) * Tn * D + D, out + size_t(b) * D);
+}
+
+template <class T>
+void CpuBackend<T>::scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) {
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    T* dst = dx + size_t(b) * Tn * D;
+    std::copy(dcls + size_t(b) * D, dcls + size_t(b + 1) * D, dst);
+    std::fill(dst + D, dst + size_t(Tn) * D, T(0));
+  }
+}
+
+template <class T>
+void CpuBackend<T>::softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
+                                 const int32_t* labels, int B, int C, T smoothing) {
+  const T scale = T(1) / T(B);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    bool ok = false;
+    row_loss[b] = softmax_xent_row(dlogits ? dlogits + size_t(b) * C : nullptr,
+                                   logits + size_t(b) * C, labels[b], C, smoothing, scale, &ok);
+    row_correct[b] = ok ? 1 : 0;
+  }
+}
+
+// ---- flat-buffer passes -------------------------------------------------------------------------
+
+template <class T>
+double CpuBackend<T>::sum_squares(const T* x, size_t n) {
+  // Fixed-size chunks summed in index order: bit-identical for any thread count.
+  constexpr size_t kChunk = 1 << 14;
+  const long long chunks = (long long)((n + kChunk - 1) / kChunk);
+  std::vector<double> partial(static_cast<size_t>(chunks));
+#pragma omp parallel for schedule(static)
+  for (long long c = 0; c < chunks; ++c) {
+    const size_t i0 = size_t(c) * kChunk, i1 = std::min(n, i0 + kChunk);
+    double s = 0;
+    for (size_t i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
+    partial[size_t(c)] = s;
+  }
+  double total = 0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+template class CpuBackend<float>;
+template class CpuBackend<double>;
+
+}  // namespace grwarm::cpu

@@ -1,0 +1,54 @@
+// The CPU backend: OpenMP loops over the shared row/element formulas, GEMM via BLAS.
+#pragma once
+#include "../core/backend.h"
+
+namespace grwarm::cpu {
+
+template <class T>
+class CpuBackend final : public Backend<T> {
+ public:
+  std::string name() const override { return "cpu"; }
+
+  void* alloc_bytes(size_t bytes) override;
+  void free_bytes(void* p) override;
+  void upload(void* dst, const void* host_src, size_t bytes) override;
+  void download(void* host_dst, const void* src, size_t bytes) override;
+  void copy(T* dst, const T* src, size_t n) override;
+  void fill(T* dst, T value, size_t n) override;
+
+  void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
+            int ldb, T beta, T* C, int ldc) override;
+  void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
+  void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
+
+  void patchify(T* X, const float* images, int B, int C, int S, int p) override;
+  void embed_fwd(T* x, const T* patches, const T* cls, const T* pos, int B, int P, int D,
+                 const DropoutSpec& drop) override;
+  void embed_bwd(T* dpatches, T* dcls, T* dpos, const T* dx, int B, int P, int D,
+                 const DropoutSpec& drop) override;
+
+  void layernorm_fwd(T* y, T* mean, T* rstd, const T* x, const T* g, const T* b, int rows, int cols,
+                     T eps) override;
+  void layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                     const T* g, int rows, int cols, bool accumulate_dx) override;
+  void gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const DropoutSpec& drop) override;
+  void gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind kind,
+                const DropoutSpec& drop) override;
+  void residual_fwd(T* x_out, const T* x_in, const T* branch, size_t n,
+                    const DropoutSpec& drop) override;
+  void dropout_bwd(T* dbranch, const T* dx, size_t n, const DropoutSpec& drop) override;
+
+  void attention_fwd(T* out, T* probs, const T* qkv, const AttnShape& s,
+                     const DropoutSpec& drop) override;
+  void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const AttnShape& s,
+                     const DropoutSpec& drop) override;
+
+  void gather_cls(T* out, const T* x, int B, int Tn, int D) override;
+  void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) override;
+  void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
+                    const int32_t* labels, int B, int C, T smoothing) override;
+
+  double sum_squares(const T* x, size_t n) override;
+};
+
+}  // namespace grwarm::cpu

@@ -1,0 +1,56 @@
+/** Run configuration: schema, field table (CLI flags/docs), presets and layered loading. */
+export {
+  CONFIG_FIELDS,
+  CONFIG_FIELD_LIST,
+  CONFIG_KEYS,
+  ConfigError,
+  DATASETS,
+  GELUS,
+  GR_POLICIES,
+  IMAGE_SIZE,
+  MAX_SEED,
+  MODELS,
+  OPTIMIZERS,
+  PATCH_SIZES,
+  RunConfigSchema,
+  SCHEDULES,
+  TIMESTAMP_PLACEHOLDER,
+  WD_MASKS,
+  defaultMomentum,
+  editDistance,
+  formatValue,
+  fromFlagName,
+  isConfigKey,
+  isGrPolicy,
+  suggest,
+  toFlagName,
+  validateConfig,
+} from './schema.js';
+export type {
+  ConfigIssue,
+  ConfigKey,
+  DatasetName,
+  FieldGroup,
+  FieldKind,
+  FieldSpec,
+  GeluKind,
+  GrPolicy,
+  ModelName,
+  OptimizerName,
+  RunConfig,
+  RunConfigInput,
+  ScheduleName,
+  SourceMap,
+  WdMask,
+} from './schema.js';
+export { PRESETS, PRESET_NAMES, getPreset, listPresets } from './presets.js';
+export type { Preset } from './presets.js';
+export {
+  coerceFlagValue,
+  formatTimestamp,
+  loadConfigFile,
+  resolveConfig,
+  resolveOutDir,
+  serializeConfig,
+} from './load.js';
+export type { ResolveOptions } from './load.js';

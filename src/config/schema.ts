@@ -1,0 +1,524 @@
+/**
+ * The run configuration: one flat, validated, fully-resolved object (`RunConfig`).
+ *
+ * - `RunConfigSchema` is the zod 4 schema (strict: unknown keys are errors). Every field has
+ *   a default, so parsing `{}` gives the built-in default run. The schema is pure: the
+ *   `outDir` default keeps its `<timestamp>` placeholder, which `resolveConfig` (load.ts)
+ *   fills in at load time.
+ * - `CONFIG_FIELDS` is the single table of fields → CLI flag, value kind, description and the
+ *   "expected" text used in error messages. The CLI generates its options from it and the
+ *   docs are generated from it, so they cannot drift apart.
+ * - `ConfigError` carries every problem, one per line, as
+ *   `config: [<source>: ]<field>: got <value as JSON>, expected <what is allowed>`.
+ */
+import { z } from 'zod';
+
+// ---------------------------------------------------------------------------------------
+// Choices
+// ---------------------------------------------------------------------------------------
+
+export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b'] as const;
+export const GELUS = ['tanh', 'erf'] as const;
+export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
+export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
+export const WD_MASKS = ['all', 'timm'] as const;
+export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
+export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
+
+export type ModelName = (typeof MODELS)[number];
+export type GeluKind = (typeof GELUS)[number];
+export type DatasetName = (typeof DATASETS)[number];
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+export type WdMask = (typeof WD_MASKS)[number];
+export type ScheduleName = (typeof SCHEDULES)[number];
+export type GrPolicy = (typeof GR_POLICIES)[number];
+
+/** Side of the (square) input images every data set is brought to. */
+export const IMAGE_SIZE = 32;
+/** Patch sizes that tile a 32×32 image exactly. */
+export const PATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
+/** Largest seed (seeds are unsigned 32-bit integers). */
+export const MAX_SEED = 2 ** 32 - 1;
+/** Placeholder in `outDir` replaced by a timestamp at load time (see `resolveOutDir`). */
+export const TIMESTAMP_PLACEHOLDER = '<timestamp>';
+
+/** Policies that take a second (perturbed) pass, i.e. everything but `none`. */
+export function isGrPolicy(gr: GrPolicy): boolean {
+  return gr !== 'none';
+}
+
+// ---------------------------------------------------------------------------------------
+// Schema
+// ---------------------------------------------------------------------------------------
+
+const num = () => z.number();
+const int = () => z.number().int();
+const unit = () => z.number().gte(0).lt(1); // 0 <= x < 1
+
+const fieldShape = {
+  // model
+  model: z.enum(MODELS).default('vit-micro'),
+  dropout: unit().default(0),
+  gelu: z.enum(GELUS).default('tanh'),
+  patchSize: int()
+    .refine((p) => p >= 1 && IMAGE_SIZE % p === 0)
+    .default(4),
+
+  // data
+  dataset: z.enum(DATASETS).default('synthetic'),
+  dataDir: z.string().min(1).optional(),
+  syntheticTrain: int().gte(1).default(10000),
+  syntheticTest: int().gte(1).default(2000),
+  augment: z.boolean().default(true),
+  valFraction: unit().default(0),
+
+  // optimisation
+  optimizer: z.enum(OPTIMIZERS).default('adam'),
+  lr: num().gt(0).default(1e-3),
+  beta1: unit().default(0.9),
+  beta2: unit().default(0.999),
+  eps: num().gt(0).default(1e-8),
+  /** Absent → resolved from the optimizer: 0.9 for sgd, 0 otherwise (see the transform). */
+  momentum: unit().optional(),
+  rmspropDecay: unit().default(0.9),
+  centered: z.boolean().default(false),
+  weightDecay: num().gte(0).default(0.05),
+  wdMask: z.enum(WD_MASKS).default('all'),
+  clip: num().gte(0).default(2.0),
+  labelSmoothing: unit().default(0),
+  schedule: z.enum(SCHEDULES).default('paper'),
+  warmupEpochs: num().gte(0).default(1),
+  epochs: int().gte(1).default(5),
+  steps: int().gte(1).optional(),
+  batchSize: int().gte(1).default(64),
+
+  // gradient regularization
+  gr: z.enum(GR_POLICIES).default('zero-warmup'),
+  lambda: num().gte(0).default(0.1),
+  r: num().gte(0).default(0.1),
+
+  // run
+  seed: int().gte(0).lte(MAX_SEED).default(0),
+  threads: int().gte(0).default(0),
+  outDir: z.string().min(1).default(`runs/${TIMESTAMP_PLACEHOLDER}`),
+  checkpointEvery: int().gte(1).default(1),
+  keepLast: int().gte(1).default(2),
+  evalEvery: int().gte(1).default(1),
+  logEvery: int().gte(1).default(20),
+};
+
+/** Every configuration key, in table order. */
+export type ConfigKey = keyof typeof fieldShape;
+export const CONFIG_KEYS = Object.keys(fieldShape) as ConfigKey[];
+const KEY_SET: ReadonlySet<string> = new Set(CONFIG_KEYS);
+export function isConfigKey(key: string): key is ConfigKey {
+  return KEY_SET.has(key);
+}
+
+type Fields = z.output<z.ZodObject<typeof fieldShape>>;
+
+/** Default momentum when none is given: SGD uses 0.9, RMSProp (and Adam, which ignores it) 0. */
+export function defaultMomentum(optimizer: OptimizerName): number {
+  return optimizer === 'sgd' ? 0.9 : 0;
+}
+
+/**
+ * A cross-field rule: runs only when none of the fields it reads failed on its own (so a
+ * bad `r` is reported once, by its own check, not again by the rule).
+ */
+function rule(fields: readonly ConfigKey[], check: (cfg: Fields, ctx: z.RefinementCtx<Fields>) => void) {
+  return z.superRefine<Fields>(check, {
+    when: (payload) =>
+      typeof payload.value === 'object' &&
+      payload.value !== null &&
+      !payload.issues.some((issue) => fields.includes(issue.path?.[0] as ConfigKey)),
+  });
+}
+
+const grRule = rule(['gr', 'lambda', 'r'], (cfg, ctx) => {
+  if (!isGrPolicy(cfg.gr) || cfg.r !== 0) return;
+  if (cfg.gr === 'sam') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['r'],
+      input: cfg.r,
+      params: { configRule: true },
+      message: 'got 0, expected a number > 0 under gr "sam" (with r = 0 SAM is just the base optimizer)',
+    });
+  } else if (cfg.lambda > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['r'],
+      input: cfg.r,
+      params: { configRule: true },
+      message:
+        `got 0, expected a number > 0 because lambda = ${formatValue(cfg.lambda)} > 0 under gr ` +
+        `${formatValue(cfg.gr)} (alpha = lambda / r); set lambda to 0 or gr to "none" to turn GR off`,
+    });
+  }
+});
+
+const warmupRule = rule(['warmupEpochs', 'epochs', 'steps'], (cfg, ctx) => {
+  // With `steps` set the run length is counted in steps and the warmup (in epochs) can only
+  // be compared once the data set (steps per epoch) is known: checked by the trainer.
+  if (cfg.steps !== undefined) return;
+  if (cfg.warmupEpochs > cfg.epochs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['warmupEpochs'],
+      input: cfg.warmupEpochs,
+      params: { configRule: true },
+      message: `got ${formatValue(cfg.warmupEpochs)}, expected at most epochs = ${formatValue(cfg.epochs)}`,
+    });
+  }
+});
+
+/**
+ * The run configuration schema. Input: any subset of the fields (strict: unknown keys are
+ * errors). Output: every field resolved (`momentum` from the optimizer when absent).
+ * `dataDir` and `steps` stay optional. `outDir` may still hold `<timestamp>`.
+ */
+export const RunConfigSchema = z
+  .strictObject(fieldShape)
+  .check(grRule, warmupRule)
+  .transform((cfg) => ({ ...cfg, momentum: cfg.momentum ?? defaultMomentum(cfg.optimizer) }));
+
+/** A fully-resolved run configuration. */
+export type RunConfig = z.output<typeof RunConfigSchema>;
+/** What a preset, config file or override layer may hold (every field optional). */
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+// ---------------------------------------------------------------------------------------
+// The field table (CLI flags, docs, error texts)
+// ---------------------------------------------------------------------------------------
+
+export type FieldGroup = 'model' | 'data' | 'optimisation' | 'gr' | 'run';
+export type FieldKind = 'enum' | 'number' | 'integer' | 'boolean' | 'string';
+
+export interface FieldSpec {
+  key: ConfigKey;
+  /** Long CLI flag, `--batch-size` for `batchSize` (commander camel-cases it back to the key). */
+  flag: string;
+  group: FieldGroup;
+  kind: FieldKind;
+  /** Allowed values of an enum (or the allowed patch sizes). */
+  choices?: readonly (string | number)[];
+  /** Placeholder for the flag's argument, e.g. `<n>`; absent for booleans. */
+  valueName?: string;
+  /**
+   * Booleans: the CLI should offer `--no-<flag>` too (for fields that default to true a
+   * plain `--flag` does nothing).
+   */
+  negatable?: boolean;
+  /** Default as shown in help and docs. */
+  defaultText: string;
+  /** One line for `--help` and the docs. */
+  description: string;
+  /** What is allowed, as used in `expected …` in error messages. */
+  expected: string;
+}
+
+/** `batchSize` → `--batch-size`. */
+export function toFlagName(key: string): string {
+  return '--' + key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+/** `--batch-size` (or `batch-size`) → `batchSize`. Inverse of `toFlagName`. */
+export function fromFlagName(flag: string): string {
+  return flag.replace(/^--(no-)?/, '').replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+const oneOf = (choices: readonly string[]) => 'one of ' + choices.map((c) => JSON.stringify(c)).join(', ');
+const UNIT = 'a number >= 0 and < 1';
+const POS = 'a number > 0';
+const NONNEG = 'a number >= 0';
+const intAtLeast = (n: number) => `an integer >= ${n}`;
+const BOOL = 'true or false';
+const NONEMPTY = 'a non-empty string';
+
+type Row = Omit<FieldSpec, 'key' | 'flag' | 'defaultText'> & { defaultText?: string };
+
+const rows: { [K in ConfigKey]: Row } = {
+  model: { group: 'model', kind: 'enum', choices: MODELS, valueName: '<name>', expected: oneOf(MODELS),
+    description: 'ViT size: vit-micro (tiny, for tests and quick runs), vit-ti, vit-s or vit-b' },
+  dropout: { group: 'model', kind: 'number', valueName: '<p>', expected: UNIT,
+    description: 'dropout rate (position embedding, attention, MLP); 0 turns it off' },
+  gelu: { group: 'model', kind: 'enum', choices: GELUS, valueName: '<kind>', expected: oneOf(GELUS),
+    description: 'GELU form: tanh approximation (the paper\'s code) or exact erf (timm)' },
+  patchSize: { group: 'model', kind: 'integer', choices: PATCH_SIZES, valueName: '<n>',
+    expected: `a divisor of the image size ${IMAGE_SIZE}: one of ${PATCH_SIZES.join(', ')}`,
+    description: `patch side in pixels; must divide the image size ${IMAGE_SIZE}` },
+
+  dataset: { group: 'data', kind: 'enum', choices: DATASETS, valueName: '<name>', expected: oneOf(DATASETS),
+    description: 'data set; synthetic needs no files' },
+  dataDir: { group: 'data', kind: 'string', valueName: '<dir>', expected: NONEMPTY, defaultText: '(none)',
+    description: 'directory holding the data set files' },
+  syntheticTrain: { group: 'data', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'number of synthetic training images' },
+  syntheticTest: { group: 'data', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'number of synthetic test images' },
+  augment: { group: 'data', kind: 'boolean', negatable: true, expected: BOOL,
+    description: 'training augmentation: reflect-pad 4, random 32x32 crop, horizontal flip' },
+  valFraction: { group: 'data', kind: 'number', valueName: '<f>', expected: UNIT,
+    description: 'fraction of the training set held out for validation' },
+
+  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZERS, valueName: '<name>', expected: oneOf(OPTIMIZERS),
+    description: 'base optimizer (decoupled weight decay for all three)' },
+  lr: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: POS,
+    description: 'base (peak) learning rate' },
+  beta1: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
+    description: 'Adam first-moment decay' },
+  beta2: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
+    description: 'Adam second-moment decay' },
+  eps: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: POS,
+    description: 'epsilon added after the square root (Adam, RMSProp)' },
+  momentum: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
+    defaultText: '0.9 for sgd, 0 for rmsprop', description: 'momentum (SGD, RMSProp); unused by Adam' },
+  rmspropDecay: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
+    description: 'RMSProp squared-gradient decay' },
+  centered: { group: 'optimisation', kind: 'boolean', expected: BOOL,
+    description: 'centered RMSProp' },
+  weightDecay: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: NONNEG,
+    description: 'decoupled weight decay, scaled by the scheduled learning rate' },
+  wdMask: { group: 'optimisation', kind: 'enum', choices: WD_MASKS, valueName: '<mask>', expected: oneOf(WD_MASKS),
+    description: 'all: decay every parameter (paper\'s code); timm: skip biases, LayerNorm, cls token, pos embed' },
+  clip: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: NONNEG,
+    description: 'global-norm gradient clipping of the combined gradient; 0 turns it off' },
+  labelSmoothing: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
+    description: 'label smoothing' },
+  schedule: { group: 'optimisation', kind: 'enum', choices: SCHEDULES, valueName: '<name>', expected: oneOf(SCHEDULES),
+    description: 'learning-rate schedule: paper (warmup x cosine over the whole run), warmup-cosine, constant' },
+  warmupEpochs: { group: 'optimisation', kind: 'number', valueName: '<n>', expected: NONNEG,
+    description: 'warmup length in epochs (learning rate and GR warmup)' },
+  epochs: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'number of training epochs' },
+  steps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1), defaultText: '(from epochs)',
+    description: 'total number of optimizer steps; overrides epochs when set' },
+  batchSize: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'mini-batch size' },
+
+  gr: { group: 'gr', kind: 'enum', choices: GR_POLICIES, valueName: '<policy>', expected: oneOf(GR_POLICIES),
+    description: 'gradient regularization policy' },
+  lambda: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
+    description: 'GR strength lambda (alpha = lambda / r; ignored by sam, where alpha = 1)' },
+  r: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
+    description: 'GR / SAM perturbation radius r' },
+
+  seed: { group: 'run', kind: 'integer', valueName: '<n>', expected: `an integer from 0 to ${MAX_SEED}`,
+    description: 'random seed (init, data order, augmentation, dropout)' },
+  threads: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(0),
+    description: 'CPU threads for the native code; 0 = auto' },
+  outDir: { group: 'run', kind: 'string', valueName: '<dir>', expected: NONEMPTY,
+    description: `run directory; ${TIMESTAMP_PLACEHOLDER} is replaced by the start time` },
+  checkpointEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'epochs between checkpoints' },
+  keepLast: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'number of most recent checkpoints kept' },
+  evalEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'epochs between test-set evaluations' },
+  logEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+    description: 'steps between progress lines' },
+};
+
+const DEFAULTS_FOR_DOCS: Record<string, unknown> = RunConfigSchema.parse({});
+
+/** The field table, keyed by config key (iteration order = table order). */
+export const CONFIG_FIELDS: { readonly [K in ConfigKey]: Readonly<FieldSpec> } = Object.freeze(
+  Object.fromEntries(
+    CONFIG_KEYS.map((key) => {
+      const row = rows[key];
+      const spec: FieldSpec = {
+        key,
+        flag: toFlagName(key),
+        ...row,
+        defaultText: row.defaultText ?? formatValue(DEFAULTS_FOR_DOCS[key]),
+      };
+      return [key, Object.freeze(spec)];
+    }),
+  ) as { [K in ConfigKey]: FieldSpec },
+);
+
+/** The field table as a list, in table order. */
+export const CONFIG_FIELD_LIST: readonly Readonly<FieldSpec>[] = CONFIG_KEYS.map((k) => CONFIG_FIELDS[k]);
+
+// ---------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------
+
+/** One problem. `text` is the line without the `config: ` prefix. */
+export interface ConfigIssue {
+  /** Where the value came from: a file path, `--flag`, `preset "name"`; absent if unknown. */
+  source?: string;
+  /** The config key (or `preset`), when the problem concerns one. */
+  field?: string;
+  text: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(issues.map((i) => `config: ${i.text}`).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** A value as JSON for messages (NaN, ±Infinity, undefined, bigint spelled out; long values cut). */
+export function formatValue(value: unknown): string {
+  let s: string;
+  if (value === undefined) s = 'undefined';
+  else if (typeof value === 'number' && !Number.isFinite(value)) s = String(value);
+  else if (typeof value === 'bigint') s = `${value}n`;
+  else if (typeof value === 'function' || typeof value === 'symbol') s = String(value);
+  else {
+    try {
+      s = JSON.stringify(value) ?? String(value);
+    } catch {
+      s = String(value);
+    }
+  }
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+/** Levenshtein distance. */
+export function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = tmp;
+    }
+  }
+  return prev[b.length];
+}
+
+/** Common other names for fields, matched after normalisation (lower case, no `-`/`_`). */
+const ALIASES: Record<string, ConfigKey> = {
+  learningrate: 'lr',
+  baselr: 'lr',
+  wd: 'weightDecay',
+  bs: 'batchSize',
+  batch: 'batchSize',
+  gradclip: 'clip',
+  clipnorm: 'clip',
+  maxgradnorm: 'clip',
+  gradientclip: 'clip',
+  numepochs: 'epochs',
+  warmup: 'warmupEpochs',
+  warmupsteps: 'warmupEpochs',
+  totalsteps: 'steps',
+  maxsteps: 'steps',
+  rho: 'r',
+  radius: 'r',
+  alpha: 'lambda',
+  policy: 'gr',
+  grpolicy: 'gr',
+  arch: 'model',
+  architecture: 'model',
+  droprate: 'dropout',
+  smoothing: 'labelSmoothing',
+  data: 'dataset',
+  datapath: 'dataDir',
+  datadirectory: 'dataDir',
+  output: 'outDir',
+  outputdir: 'outDir',
+  out: 'outDir',
+  opt: 'optimizer',
+  optim: 'optimizer',
+  optimiser: 'optimizer',
+  mask: 'wdMask',
+  patch: 'patchSize',
+  activation: 'gelu',
+  epsilon: 'eps',
+  lrschedule: 'schedule',
+  scheduler: 'schedule',
+  numthreads: 'threads',
+  workers: 'threads',
+};
+
+const normalise = (s: string) => s.toLowerCase().replace(/[-_\s]/g, '');
+
+/** The closest name in `candidates` (aliases first, then edit distance), or undefined. */
+export function suggest(name: string, candidates: readonly string[]): string | undefined {
+  const n = normalise(name.replace(/^--/, ''));
+  const alias = ALIASES[n];
+  if (alias && candidates.includes(alias)) return alias;
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(n, normalise(c));
+    if (d < bestD) {
+      bestD = d;
+      best = c;
+    }
+  }
+  const limit = Math.max(1, Math.floor(n.length / 3));
+  return bestD <= limit ? best : undefined;
+}
+
+/** `config: <source>: unknown key "x" (did you mean "y"?)` as an issue. */
+export function unknownKeyIssue(key: string, source?: string): ConfigIssue {
+  const hint = suggest(key, CONFIG_KEYS);
+  const where = source ? `${source}: ` : '';
+  return {
+    source,
+    field: key,
+    text: `${where}unknown key ${JSON.stringify(key)}${hint ? ` (did you mean ${JSON.stringify(hint)}?)` : ''}`,
+  };
+}
+
+/** `<source>: <field>` or the like, for the start of an issue line. */
+export function fieldLabel(field: string, source?: string): string {
+  if (!source) return field;
+  if (source.startsWith('--')) return source; // a flag names the field already
+  return `${source}: ${field}`;
+}
+
+/** Where each key's value came from (file path, `--flag`, `preset "x"`). */
+export type SourceMap = Partial<Record<string, string>>;
+
+/**
+ * Turn zod issues into config issues (one per field; each with the field's `expected`
+ * text from the table, or the custom text of a cross-field rule).
+ */
+export function issuesFromZod(error: z.ZodError, input: unknown, sources: SourceMap = {}): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const seenFields = new Set<string>();
+  const obj = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
+  for (const issue of error.issues) {
+    const head = issue.path[0];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push(unknownKeyIssue(key, sources[key]));
+      continue;
+    }
+    if (head === undefined) {
+      out.push({ text: `got ${formatValue(input)}, expected an object mapping option names to values` });
+      continue;
+    }
+    const field = String(head);
+    const source = sources[field];
+    const label = fieldLabel(field, source);
+    if (issue.code === 'custom' && issue.params?.configRule === true) {
+      out.push({ source, field, text: `${label}: ${issue.message}` });
+      continue;
+    }
+    if (seenFields.has(field)) continue; // one line per field (zod may report int and range)
+    seenFields.add(field);
+    const expected = isConfigKey(field) ? CONFIG_FIELDS[field].expected : issue.message;
+    out.push({ source, field, text: `${label}: got ${formatValue(obj[field])}, expected ${expected}` });
+  }
+  return out;
+}
+
+/**
+ * Validate one (merged) object against the schema; throws `ConfigError` listing every
+ * problem. `sources` names where each key's value came from, for the messages.
+ */
+export function validateConfig(input: unknown, sources: SourceMap = {}): RunConfig {
+  const result = RunConfigSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ConfigError(issuesFromZod(result.error, input, sources));
+}

@@ -1,0 +1,150 @@
+/**
+ * Training and evaluation batches.
+ *
+ * Batch `index` of epoch `epoch` is a PURE function of (seed, epoch, index) and the data set:
+ *   - the epoch's sample order is permutation(N, Rng(deriveSeed(seed, epoch))), and batch k
+ *     takes order[k*B .. (k+1)*B);
+ *   - its augmentation draws come from Rng(deriveSeed(seed, epoch, k, AUG_STREAM)).
+ * No generator state is carried from one batch to the next, so resuming a run needs only
+ * (epoch, batch index) in the checkpoint: the resumed run sees exactly the batches the
+ * uninterrupted one would have, and batches can be built in any order.
+ */
+import { deriveSeed, permutation, Rng } from '../util/rng.js';
+import { augmentInto, IDENTITY_AUG, normLut, PAD, type AugParams } from './augment.js';
+import { imageSize, type Dataset } from './types.js';
+
+/** Stream id for augmentation draws (deriveSeed(seed, epoch, index, AUG_STREAM)). */
+export const AUG_STREAM = 1;
+
+export interface Batch {
+  /** count*C*H*W normalised floats (buffer may be longer when reused; read `count`). */
+  images: Float32Array;
+  labels: Int32Array;
+  /** Samples in this batch. */
+  count: number;
+}
+
+export interface TrainBatchSpec {
+  seed: number;
+  epoch: number;
+  index: number;
+  batchSize: number;
+  /** Pad-crop-flip augmentation on (training) or plain normalisation. */
+  augment: boolean;
+}
+
+/** Training steps per epoch: the last partial batch is dropped (SPEC 5: 50000/256 → 195). */
+export function stepsPerEpoch(ds: Dataset, batchSize: number): number {
+  checkBatchSize(batchSize);
+  return Math.floor(ds.count / batchSize);
+}
+
+/** Buffers for one batch of `ds`, for reuse with makeTrainBatch / evalBatches. */
+export function allocBatch(ds: Dataset, batchSize: number): Batch {
+  checkBatchSize(batchSize);
+  return {
+    images: new Float32Array(batchSize * imageSize(ds)),
+    labels: new Int32Array(batchSize),
+    count: 0,
+  };
+}
+
+// One-entry caches: the epoch order and normalisation table are pure functions of their keys,
+// recomputing them per batch would only waste time (O(N) per batch for the permutation).
+const orderCache = new WeakMap<Dataset, { seed: number; epoch: number; order: Int32Array }>();
+const lutCache = new WeakMap<Dataset, { mean: number[]; std: number[]; lut: Float32Array }>();
+
+/** Sample order of `epoch`: permutation(N, Rng(deriveSeed(seed, epoch))). */
+export function epochOrder(ds: Dataset, seed: number, epoch: number): Int32Array {
+  const hit = orderCache.get(ds);
+  if (hit && hit.seed === seed && hit.epoch === epoch && hit.order.length === ds.count) {
+    return hit.order;
+  }
+  const order = permutation(ds.count, new Rng(deriveSeed(seed, epoch)));
+  orderCache.set(ds, { seed, epoch, order });
+  return order;
+}
+
+function lutFor(ds: Dataset): Float32Array {
+  const hit = lutCache.get(ds);
+  // Compare by value: callers may replace mean/std (e.g. test split gets train statistics).
+  if (hit && sameNumbers(hit.mean, ds.mean) && sameNumbers(hit.std, ds.std)) return hit.lut;
+  const lut = normLut(ds);
+  lutCache.set(ds, { mean: ds.mean.slice(), std: ds.std.slice(), lut });
+  return lut;
+}
+
+/**
+ * Builds training batch `spec.index` of `spec.epoch` into `out` (allocated if omitted; no
+ * allocation per batch when given). Throws if the index is past stepsPerEpoch.
+ */
+export function makeTrainBatch(ds: Dataset, spec: TrainBatchSpec, out?: Batch): Batch {
+  const { seed, epoch, index, batchSize } = spec;
+  const steps = stepsPerEpoch(ds, batchSize);
+  if (!Number.isInteger(index) || index < 0 || index >= steps) {
+    throw new Error(
+      `makeTrainBatch: batch index ${index} out of range [0, ${steps - 1}] ` +
+        `(${ds.count} samples, batch ${batchSize}, last partial batch dropped)`,
+    );
+  }
+  const b = out ?? allocBatch(ds, batchSize);
+  checkBuffers(b, ds, batchSize);
+  const order = epochOrder(ds, seed, epoch);
+  const lut = lutFor(ds);
+  const size = imageSize(ds);
+  const rng = spec.augment ? new Rng(deriveSeed(seed, epoch, index, AUG_STREAM)) : undefined;
+  const aug: AugParams = { ...IDENTITY_AUG };
+  for (let j = 0; j < batchSize; j++) {
+    const n = order[index * batchSize + j];
+    if (rng) {
+      aug.dy = rng.nextInt(2 * PAD + 1);
+      aug.dx = rng.nextInt(2 * PAD + 1);
+      aug.flip = rng.nextInt(2) === 1;
+    }
+    augmentInto(ds, n, aug, lut, b.images, j * size);
+    b.labels[j] = ds.labels[n];
+  }
+  b.count = batchSize;
+  return b;
+}
+
+/**
+ * Evaluation batches in data-set order, normalised only, covering every sample (the last
+ * batch may be smaller). Yielded arrays are exact-length views of one buffer pair (`out`, or
+ * one allocated here) that is refilled per batch: consume each batch before advancing.
+ */
+export function* evalBatches(ds: Dataset, batchSize: number, out?: Batch): Generator<Batch> {
+  const b = out ?? allocBatch(ds, batchSize);
+  checkBuffers(b, ds, batchSize);
+  const lut = lutFor(ds);
+  const size = imageSize(ds);
+  for (let start = 0; start < ds.count; start += batchSize) {
+    const count = Math.min(batchSize, ds.count - start);
+    for (let j = 0; j < count; j++) {
+      augmentInto(ds, start + j, IDENTITY_AUG, lut, b.images, j * size);
+      b.labels[j] = ds.labels[start + j];
+    }
+    b.count = count;
+    // Exact-length views (no copy), so a smaller last batch has arrays of its own size.
+    yield { images: b.images.subarray(0, count * size), labels: b.labels.subarray(0, count), count };
+  }
+}
+
+function checkBatchSize(batchSize: number): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  }
+}
+
+function checkBuffers(b: Batch, ds: Dataset, batchSize: number): void {
+  if (b.images.length < batchSize * imageSize(ds) || b.labels.length < batchSize) {
+    throw new Error(
+      `batch buffers too small: need ${batchSize * imageSize(ds)} floats and ${batchSize} ` +
+        `labels, got ${b.images.length} and ${b.labels.length}`,
+    );
+  }
+}
+
+function sameNumbers(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

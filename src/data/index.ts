@@ -1,0 +1,57 @@
+/** Data set entry point: name → train/test splits, plus the batch pipeline re-exports. */
+import { loadCifar10, loadCifar100 } from './cifar.js';
+import { defaultFashionMnistDir, loadMnistLike } from './idx.js';
+import { makeSynthetic } from './synthetic.js';
+import type { DatasetSplits } from './types.js';
+
+export type { Dataset, DatasetSplits } from './types.js';
+export { imageSize } from './types.js';
+export { loadCifar10, loadCifar100, type Cifar100Options } from './cifar.js';
+export { loadIdxPair, loadMnistLike, defaultFashionMnistDir, type MnistKind } from './idx.js';
+export { makeSynthetic, SYNTHETIC_CLASSES, type SyntheticOptions } from './synthetic.js';
+export { splitValidation } from './split.js';
+export {
+  allocBatch,
+  epochOrder,
+  evalBatches,
+  makeTrainBatch,
+  stepsPerEpoch,
+  type Batch,
+  type TrainBatchSpec,
+} from './batches.js';
+export { Prefetcher } from './prefetch.js';
+
+export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface LoadDatasetOptions {
+  /** Folder with the data files (required for cifar10, cifar100, mnist). */
+  dataDir?: string;
+  /** Generation seed of the synthetic set (ignored by file-based sets). */
+  seed: number;
+  syntheticTrain?: number;
+  syntheticTest?: number;
+}
+
+export function loadDataset(name: DatasetName, opts: LoadDatasetOptions): DatasetSplits {
+  const needDir = (): string => {
+    if (!opts.dataDir) throw new Error(`data set '${name}' needs a data directory (--data-dir)`);
+    return opts.dataDir;
+  };
+  switch (name) {
+    case 'synthetic':
+      return makeSynthetic({ seed: opts.seed, trainCount: opts.syntheticTrain, testCount: opts.syntheticTest });
+    case 'cifar10':
+      return loadCifar10(needDir());
+    case 'cifar100':
+      return loadCifar100(needDir(), { label: 'fine' });
+    case 'fashion-mnist':
+      return loadMnistLike(opts.dataDir ?? defaultFashionMnistDir(), 'fashion-mnist');
+    case 'mnist':
+      return loadMnistLike(needDir(), 'mnist');
+    default: {
+      const bad: never = name;
+      throw new Error(`unknown data set '${String(bad)}'; expected one of ${DATASET_NAMES.join(', ')}`);
+    }
+  }
+}

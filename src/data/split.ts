@@ -1,0 +1,37 @@
+/** Deterministic train/validation split of a training set. */
+import { deriveSeed, permutation, Rng } from '../util/rng.js';
+import { imageSize, type Dataset } from './types.js';
+
+/** Stream id so the split's randomness is independent of batch order / augmentation. */
+const SPLIT_STREAM = 0x5eed;
+
+function subset(ds: Dataset, idx: Int32Array, name: string): Dataset {
+  const size = imageSize(ds);
+  const images = new Uint8Array(idx.length * size);
+  const labels = new Int32Array(idx.length);
+  idx.forEach((n, i) => {
+    images.set(ds.images.subarray(n * size, (n + 1) * size), i * size);
+    labels[i] = ds.labels[n];
+  });
+  // Keep the full training set's normalisation statistics for both parts.
+  return { ...ds, name, images, labels, count: idx.length, mean: ds.mean.slice(), std: ds.std.slice() };
+}
+
+/**
+ * Holds out round(fraction * N) random samples of `train` as validation. Pure function of
+ * (train, fraction, seed); both parts keep the original relative order of their samples.
+ */
+export function splitValidation(
+  train: Dataset,
+  fraction: number,
+  seed: number,
+): { train: Dataset; val: Dataset } {
+  if (!(fraction >= 0 && fraction < 1)) {
+    throw new Error(`splitValidation: fraction must be in [0, 1), got ${fraction}`);
+  }
+  const nVal = Math.round(fraction * train.count);
+  const perm = permutation(train.count, new Rng(deriveSeed(seed, SPLIT_STREAM)));
+  const valIdx = perm.slice(0, nVal).sort();
+  const trainIdx = perm.slice(nVal).sort();
+  return { train: subset(train, trainIdx, train.name), val: subset(train, valIdx, `${train.name}-val`) };
+}

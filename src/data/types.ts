@@ -1,0 +1,26 @@
+/** Common in-memory form of every data set the trainer can use. */
+export interface Dataset {
+  name: string;
+  /** N*C*H*W bytes, channel-planar (CHW per image), raw 0..255. */
+  images: Uint8Array;
+  /** N labels in [0, numClasses). */
+  labels: Int32Array;
+  count: number;
+  channels: number;
+  height: number;
+  width: number;
+  numClasses: number;
+  /** Per channel, in [0,1] pixel units; used for normalisation (x/255 - mean) / std. */
+  mean: number[];
+  std: number[];
+}
+
+export interface DatasetSplits {
+  train: Dataset;
+  test: Dataset;
+}
+
+/** Bytes per image. */
+export function imageSize(ds: Pick<Dataset, 'channels' | 'height' | 'width'>): number {
+  return ds.channels * ds.height * ds.width;
+}

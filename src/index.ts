@@ -1,0 +1,8 @@
+// grwarm-native: train Vision Transformers with gradient regularization from Node.js.
+export { createModel, VitModel } from './model/vit-model.js';
+export type { CreateModelOptions, ForwardBackwardOptions, PassResult, Precision, FloatArray } from './model/vit-model.js';
+export { VIT_PRESETS, vitConfig } from './model/presets.js';
+export type { VitConfig, VitPreset } from './model/presets.js';
+export { backendInfo, setThreads, setGemm } from './backend.js';
+export type { BackendInfo } from './backend.js';
+export { readSafetensors, writeSafetensors } from './io/safetensors.js';

@@ -1,0 +1,100 @@
+// Loads the compiled addon (prebuilds/ first, then build/Release) and types its surface.
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the package root is: this file is dist/src/native.js or src/native.ts. */
+function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return here.includes(`${join('dist', 'src')}`) ? join(here, '..', '..') : join(here, '..');
+}
+
+export interface NativeTensorInfo {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
+  decayInTimm: boolean;
+}
+
+export interface NativeVitConfig {
+  imageSize?: number;
+  channels?: number;
+  patchSize?: number;
+  numClasses?: number;
+  width?: number;
+  depth?: number;
+  heads?: number;
+  mlpHidden?: number;
+  dropout?: number;
+  gelu?: 'tanh' | 'erf';
+}
+
+export interface NativePass {
+  loss: number;
+  correct: number;
+  count: number;
+}
+
+export interface NativeModelHandle {
+  layout(): NativeTensorInfo[];
+  params(): ArrayBuffer;
+  grads(): ArrayBuffer;
+  init(seed: number): void;
+  paramNorm(): number;
+  gradNorm(): number;
+  forwardBackward(
+    images: Float32Array,
+    labels: Int32Array,
+    seed: number,
+    train: boolean,
+    labelSmoothing: number,
+  ): Promise<NativePass>;
+  evaluate(
+    images: Float32Array,
+    labels: Int32Array | null,
+    wantLogits: boolean,
+    labelSmoothing: number,
+  ): Promise<Partial<NativePass> & { count: number; logits?: Float32Array }>;
+}
+
+export interface BackendInfo {
+  backend: string;
+  gemm: 'blas' | 'builtin';
+  blas: string;
+  blasAvailable: boolean;
+  threads: number;
+  hardwareThreads: number;
+  simd: string;
+  cuda: boolean;
+  cudaReason: string;
+}
+
+export interface NativeAddon {
+  NativeModel: new (
+    config: NativeVitConfig,
+    options: { precision: 'float32' | 'float64'; seed: number },
+  ) => NativeModelHandle;
+  backendInfo(): BackendInfo;
+  setThreads(n: number): number;
+  setGemm(kind: 'blas' | 'builtin'): void;
+}
+
+let cached: NativeAddon | undefined;
+
+/** The addon, loaded once. Fails with a message that says how to build it. */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const root = packageRoot();
+  try {
+    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+    cached = load(root);
+  } catch (err) {
+    throw new Error(
+      `grwarm-native: could not load the native addon from ${root} (${(err as Error).message}). ` +
+        'Build it with `npm run build:native` (needs cmake, a C++17 compiler and, for speed, libopenblas-dev).',
+    );
+  }
+  return cached;
+}
