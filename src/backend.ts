@@ -21,3 +21,11 @@ export function setThreads(n: number): number {
 export function setGemm(kind: 'blas' | 'builtin'): void {
   native().setGemm(kind);
 }
+
+/**
+ * GFLOP/s of an n×n×n float32 GEMM through the GEMM the models use (synchronous; blocks the
+ * event loop for its duration — a benchmark helper).
+ */
+export function sgemmGflops(n = 1024, iters = 10): number {
+  return native().sgemmBench(n, iters);
+}

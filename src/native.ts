@@ -56,6 +56,51 @@ export interface NativeModelHandle {
     wantLogits: boolean,
     labelSmoothing: number,
   ): Promise<Partial<NativePass> & { count: number; logits?: Float32Array }>;
+  configureOptimizer(cfg: NativeOptimizerConfig): void;
+  optimizerSlots(): { name: string; buffer: ArrayBuffer }[];
+  optimizerSteps(): number;
+  setOptimizerSteps(steps: number): void;
+  step(
+    images: Float32Array,
+    labels: Int32Array,
+    opts: { lr: number; lambda: number; r: number; seed: number; train?: boolean; labelSmoothing?: number },
+  ): Promise<NativeStepResult>;
+  applyOptimizer(lr: number): Promise<NativeApplyResult>;
+}
+
+export interface NativeOptimizerConfig {
+  kind: 'adam' | 'rmsprop' | 'sgd';
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  rho?: number;
+  momentum?: number;
+  centered?: boolean;
+  weightDecay?: number;
+  wdMask?: 'all' | 'timm';
+  clip?: number;
+}
+
+export interface NativeApplyResult {
+  gradNorm: number;
+  gradNormClipped: number;
+  applied: boolean;
+}
+
+export interface NativeStepTimings {
+  firstPass: number;
+  normPerturb: number;
+  secondPass: number;
+  combineRestore: number;
+  optimizer: number;
+}
+
+export interface NativeStepResult extends NativeApplyResult {
+  first: NativePass;
+  second: NativePass | null;
+  secondPass: boolean;
+  g1Norm: number;
+  timings: NativeStepTimings;
 }
 
 export interface BackendInfo {
@@ -78,6 +123,7 @@ export interface NativeAddon {
   backendInfo(): BackendInfo;
   setThreads(n: number): number;
   setGemm(kind: 'blas' | 'builtin'): void;
+  sgemmBench(n: number, iters: number): number;
 }
 
 let cached: NativeAddon | undefined;

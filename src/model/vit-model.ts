@@ -1,7 +1,14 @@
 // The public model object: flat parameter/gradient buffers with named views (timm names),
 // forward/backward and evaluation on the native backend, safetensors checkpoints.
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import { native, type NativeModelHandle, type NativeTensorInfo } from '../native.js';
+import {
+  native,
+  type NativeApplyResult,
+  type NativeModelHandle,
+  type NativeOptimizerConfig,
+  type NativeStepResult,
+  type NativeTensorInfo,
+} from '../native.js';
 import { toNativeConfig, vitConfig, type VitConfig, type VitPreset } from './presets.js';
 
 export type Precision = 'float32' | 'float64';
@@ -18,6 +25,22 @@ export interface ForwardBackwardOptions {
   /** Step seed: dropout masks are a pure function of it (same seed, same masks). */
   seed?: number;
   /** Dropout on (default true). */
+  train?: boolean;
+  labelSmoothing?: number;
+}
+
+export type OptimizerConfig = NativeOptimizerConfig;
+export type ApplyResult = NativeApplyResult;
+export type StepResult = NativeStepResult;
+
+export interface StepOptions {
+  /** Scheduled learning rate of this update. */
+  lr: number;
+  /** GR strength λ and radius r; λ = 0 or r = 0 is the base optimizer step (no second pass). */
+  lambda: number;
+  r: number;
+  /** Step seed: both passes use the dropout masks it defines. */
+  seed: number;
   train?: boolean;
   labelSmoothing?: number;
 }
@@ -139,6 +162,43 @@ export class VitModel {
       correct += r.correct!;
     }
     return { loss: lossSum / n, correct, count: n };
+  }
+
+  /**
+   * Sets up the optimizer of SPEC section 2 over the flat buffers; its state starts at zero
+   * and the update counter at 0. Call again to reset.
+   */
+  configureOptimizer(cfg: OptimizerConfig): void {
+    this.handle.configureOptimizer(cfg);
+  }
+
+  /** Optimizer state as named flat buffers (PyTorch names: exp_avg, exp_avg_sq, ...), no copy. */
+  optimizerState(): { name: string; data: FloatArray }[] {
+    const Ctor = this.precision === 'float64' ? Float64Array : Float32Array;
+    return this.handle.optimizerSlots().map((s) => ({ name: s.name, data: new Ctor(s.buffer) }));
+  }
+
+  /** Number of optimizer updates applied so far (Adam's bias correction uses this + 1). */
+  get optimizerSteps(): number {
+    return this.handle.optimizerSteps();
+  }
+
+  set optimizerSteps(n: number) {
+    this.handle.setOptimizerSteps(n);
+  }
+
+  /**
+   * The fused training step, one native call: first forward/backward, and when λ > 0 and
+   * r > 0 the GR perturbation, second pass with the same masks, combination and bit-exact
+   * restore; then global-norm clipping and the optimizer update.
+   */
+  async step(images: Float32Array, labels: Int32Array, opts: StepOptions): Promise<StepResult> {
+    return this.handle.step(images, labels, opts);
+  }
+
+  /** Clipping + optimizer update using the gradient now in `grads` (for hand-written steps). */
+  async applyOptimizer(lr: number): Promise<ApplyResult> {
+    return this.handle.applyOptimizer(lr);
   }
 
   /** Writes the parameters as safetensors with timm names (loads in PyTorch/timm). */

@@ -1,7 +1,11 @@
 // Module entry: the NativeModel class and process-wide backend settings.
 #include <napi.h>
 
+#include <chrono>
+#include <vector>
+
 #include "args.h"
+#include "cpu/gemm.h"
 #include "cpu/parallel.h"
 #include "model_wrap.h"
 
@@ -46,12 +50,27 @@ Napi::Value set_gemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// sgemmBench(n, iters) -> GFLOP/s of an n x n x n float32 GEMM through the GEMM the models
+// use (BLAS or built-in), for benchmarks that compare a model's rate with the bare GEMM's.
+Napi::Value sgemm_bench(const Napi::CallbackInfo& info) {
+  const int n = int_arg(info[0], "n", 1, 8192);
+  const int iters = int_arg(info[1], "iters", 1, 1000);
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  cpu::gemm<float>(Trans::No, Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i)
+    cpu::gemm<float>(Trans::No, Trans::No, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return Napi::Number::New(info.Env(), 2.0 * n * n * double(n) * iters / s / 1e9);
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   cpu::set_num_threads(0);  // all hardware threads, for OpenMP and the BLAS alike
   exports.Set("NativeModel", ModelWrap::define(env));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
   exports.Set("setThreads", Napi::Function::New(env, set_threads));
   exports.Set("setGemm", Napi::Function::New(env, set_gemm));
+  exports.Set("sgemmBench", Napi::Function::New(env, sgemm_bench));
   return exports;
 }
 

@@ -40,6 +40,25 @@ VitConfig config_from(const Napi::Object& o) {
   return c;
 }
 
+Napi::Object pass_object(Napi::Env env, const PassResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("correct", r.correct);
+  o.Set("count", r.count);
+  return o;
+}
+
+double finite_field(const Napi::Object& o, const char* key, double def, double lo, double hi,
+                    const std::string& prefix) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return def;
+  double d = number_arg(v, prefix + key);
+  if (!std::isfinite(d) || d < lo || d > hi)
+    range_error(o.Env(), prefix + key + ": expected a finite number in [" + describe(Napi::Number::New(o.Env(), lo)) +
+                             ", " + describe(Napi::Number::New(o.Env(), hi)) + "], got " + describe(v));
+  return d;
+}
+
 }  // namespace
 
 struct ModelWrap::Batch {
@@ -59,6 +78,12 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                          InstanceMethod("gradNorm", &ModelWrap::grad_norm),
                          InstanceMethod("forwardBackward", &ModelWrap::forward_backward),
                          InstanceMethod("evaluate", &ModelWrap::evaluate),
+                         InstanceMethod("configureOptimizer", &ModelWrap::configure_optimizer),
+                         InstanceMethod("optimizerSlots", &ModelWrap::optimizer_slots),
+                         InstanceMethod("optimizerSteps", &ModelWrap::optimizer_steps),
+                         InstanceMethod("setOptimizerSteps", &ModelWrap::set_optimizer_steps),
+                         InstanceMethod("step", &ModelWrap::step),
+                         InstanceMethod("applyOptimizer", &ModelWrap::apply_optimizer),
                      });
 }
 
@@ -96,6 +121,15 @@ void ModelWrap::ensure_idle(Napi::Env env, const char* what) {
   if (busy_->load())
     throw Napi::Error::New(env, std::string(what) +
                                     ": the model is busy with another call; await it first");
+}
+
+Napi::Value ModelWrap::run_async(Napi::Env env, std::function<void()> work,
+                                 std::function<Napi::Value(Napi::Env)> done,
+                                 std::vector<Napi::Object> keep) {
+  busy_->store(true);
+  auto busy = busy_;
+  return PromiseWorker::run(env, std::move(work), std::move(done), std::move(keep),
+                            [busy] { busy->store(false); });
 }
 
 Napi::Value ModelWrap::layout(const Napi::CallbackInfo& info) {
@@ -205,18 +239,9 @@ Napi::Value ModelWrap::forward_backward(const Napi::CallbackInfo& info) {
   const float* images = b.images.Data();
   const int32_t* labels = b.labels.Data();
   const int n = b.n;
-  busy_->store(true);
-  auto busy = busy_;
-  return PromiseWorker::run(
+  return run_async(
       env, [=] { *result = model->forward_backward(images, labels, n, seed, train, smoothing); },
-      [=](Napi::Env e) -> Napi::Value {
-        Napi::Object o = Napi::Object::New(e);
-        o.Set("loss", result->loss);
-        o.Set("correct", result->correct);
-        o.Set("count", result->count);
-        return o;
-      },
-      {b.images, b.labels}, [busy] { busy->store(false); });
+      [=](Napi::Env e) -> Napi::Value { return pass_object(e, *result); }, {b.images, b.labels});
 }
 
 // evaluate(images, labels | null, wantLogits, labelSmoothing) -> Promise<{loss?, correct?, count, logits?}>
@@ -238,9 +263,7 @@ Napi::Value ModelWrap::evaluate(const Napi::CallbackInfo& info) {
   std::vector<Napi::Object> keep{b.images, logits};
   if (has_labels) keep.push_back(b.labels);
   auto logits_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(static_cast<Napi::Object>(logits)));
-  busy_->store(true);
-  auto busy = busy_;
-  return PromiseWorker::run(
+  return run_async(
       env, [=] { *result = model->evaluate(logits_ptr, images, labels, n, smoothing); },
       [=](Napi::Env e) -> Napi::Value {
         Napi::Object o = Napi::Object::New(e);
@@ -252,7 +275,157 @@ Napi::Value ModelWrap::evaluate(const Napi::CallbackInfo& info) {
         if (want_logits) o.Set("logits", logits_ref->Value());
         return o;
       },
-      keep, [busy] { busy->store(false); });
+      keep);
+}
+
+}  // namespace grwarm::binding
+
+namespace grwarm::binding {
+
+// configureOptimizer({ kind, beta1, beta2, eps, rho, momentum, centered, weightDecay, wdMask, clip })
+Napi::Value ModelWrap::configure_optimizer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "configureOptimizer");
+  if (!info[0].IsObject()) type_error(env, "optimizer: expected an object, got " + describe(info[0]));
+  Napi::Object o = info[0].As<Napi::Object>();
+  const std::string p = "optimizer.";
+  OptimConfig c;
+  Napi::Value kind = o.Get("kind");
+  const std::string k = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
+  if (k == "adam")
+    c.kind = OptimKind::Adam;
+  else if (k == "rmsprop")
+    c.kind = OptimKind::RMSProp;
+  else if (k == "sgd")
+    c.kind = OptimKind::SGD;
+  else
+    range_error(env, p + "kind: expected \"adam\", \"rmsprop\" or \"sgd\", got " + describe(kind));
+  c.beta1 = finite_field(o, "beta1", 0.9, 0, 0.999999999, p);
+  c.beta2 = finite_field(o, "beta2", 0.999, 0, 0.999999999, p);
+  c.eps = finite_field(o, "eps", 1e-8, 0, 1, p);
+  c.rho = finite_field(o, "rho", 0.9, 0, 0.999999999, p);
+  c.momentum = finite_field(o, "momentum", c.kind == OptimKind::SGD ? 0.9 : 0.0, 0, 0.999999999, p);
+  c.centered = o.Get("centered").ToBoolean().Value();
+  c.weight_decay = finite_field(o, "weightDecay", 0, 0, 1e6, p);
+  c.clip = finite_field(o, "clip", 0, 0, 1e30, p);
+  Napi::Value mask = o.Get("wdMask");
+  if (!mask.IsUndefined()) {
+    const std::string m = mask.IsString() ? mask.As<Napi::String>().Utf8Value() : "";
+    if (m == "timm")
+      c.timm_mask = true;
+    else if (m != "all")
+      range_error(env, p + "wdMask: expected \"all\" or \"timm\", got " + describe(mask));
+  }
+  model_->configure_optimizer(c);
+  slot_refs_.clear();
+  return env.Undefined();
+}
+
+// optimizerSlots() -> [{ name, buffer }] flat state buffers, same layout as the parameters.
+Napi::Value ModelWrap::optimizer_slots(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto names = model_->optimizer_slot_names();
+  if (slot_refs_.size() != names.size()) {
+    slot_refs_.clear();
+    for (size_t i = 0; i < names.size(); ++i)
+      slot_refs_.push_back(Napi::Persistent(external(env, model_->optimizer_slot(i))));
+  }
+  Napi::Array arr = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", names[i]);
+    o.Set("buffer", slot_refs_[i].Value());
+    arr.Set(uint32_t(i), o);
+  }
+  return arr;
+}
+
+Napi::Value ModelWrap::optimizer_steps(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(model_->optimizer_steps()));
+}
+
+Napi::Value ModelWrap::set_optimizer_steps(const Napi::CallbackInfo& info) {
+  ensure_idle(info.Env(), "setOptimizerSteps");
+  model_->set_optimizer_steps(seed_arg(info[0], "steps"));
+  return info.Env().Undefined();
+}
+
+static void require_optimizer(Napi::Env env, const Model& m, const char* what) {
+  if (!m.has_optimizer())
+    throw Napi::Error::New(env, std::string(what) + ": no optimizer configured; call configureOptimizer first");
+}
+
+static Napi::Object apply_object(Napi::Env env, const ApplyResult& a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gradNorm", a.g_norm);
+  o.Set("gradNormClipped", a.g_norm_clipped);
+  o.Set("applied", a.applied);
+  return o;
+}
+
+// step(images, labels, { seed, train, labelSmoothing, lr, lambda, r }) -> Promise<StepResult>
+Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "step");
+  require_optimizer(env, *model_, "step");
+  Batch b = batch_args(info, true);
+  if (info.Length() < 3 || !info[2].IsObject())
+    type_error(env, "options: expected an object { lr, lambda, r, seed, ... }, got " +
+                        describe(info.Length() < 3 ? env.Undefined() : info[2]));
+  Napi::Object o = info[2].As<Napi::Object>();
+  StepOptions s;
+  if (o.Get("lr").IsUndefined()) type_error(env, "options.lr: expected a number, got undefined");
+  s.lr = finite_field(o, "lr", 0, 0, 1e6, "options.");
+  s.lambda = finite_field(o, "lambda", 0, 0, 1e6, "options.");
+  s.r = finite_field(o, "r", 0, 0, 1e6, "options.");
+  if (s.lambda > 0 && s.r == 0)
+    range_error(env, "options.r: got 0 with lambda = " + describe(o.Get("lambda")) +
+                         " > 0; GR needs r > 0 (alpha = lambda / r), or set lambda to 0 for the base step");
+  Napi::Value seed = o.Get("seed");
+  s.seed = seed.IsUndefined() ? 0 : seed_arg(seed, "options.seed");
+  Napi::Value train = o.Get("train");
+  s.train = train.IsUndefined() ? true : train.ToBoolean().Value();
+  s.smoothing = float(finite_field(o, "labelSmoothing", 0, 0, 0.999999, "options."));
+  auto model = model_;
+  auto res = std::make_shared<StepResult>();
+  const float* images = b.images.Data();
+  const int32_t* labels = b.labels.Data();
+  const int n = b.n;
+  return run_async(
+      env, [=] { *res = model->step(images, labels, n, s); },
+      [=](Napi::Env e) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(e);
+        r.Set("first", pass_object(e, res->first));
+        r.Set("second", res->second_pass ? Napi::Value(pass_object(e, res->second)) : e.Null());
+        r.Set("secondPass", res->second_pass);
+        r.Set("g1Norm", res->g1_norm);
+        r.Set("gradNorm", res->update.g_norm);
+        r.Set("gradNormClipped", res->update.g_norm_clipped);
+        r.Set("applied", res->update.applied);
+        Napi::Object t = Napi::Object::New(e);
+        t.Set("firstPass", res->ms_first);
+        t.Set("normPerturb", res->ms_perturb);
+        t.Set("secondPass", res->ms_second);
+        t.Set("combineRestore", res->ms_combine);
+        t.Set("optimizer", res->ms_optim);
+        r.Set("timings", t);
+        return r;
+      },
+      {b.images, b.labels});
+}
+
+// applyOptimizer(lr) -> Promise<{ gradNorm, gradNormClipped, applied }>
+Napi::Value ModelWrap::apply_optimizer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "applyOptimizer");
+  require_optimizer(env, *model_, "applyOptimizer");
+  const double lr = number_arg(info[0], "lr");
+  if (!std::isfinite(lr) || lr < 0) range_error(env, "lr: expected a finite number >= 0, got " + describe(info[0]));
+  auto model = model_;
+  auto res = std::make_shared<ApplyResult>();
+  return run_async(
+      env, [=] { *res = model->apply_optimizer(lr); },
+      [=](Napi::Env e) -> Napi::Value { return apply_object(e, *res); }, {});
 }
 
 }  // namespace grwarm::binding

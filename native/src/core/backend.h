@@ -12,6 +12,7 @@
 
 #include "grwarm/activations.h"
 #include "grwarm/dropout.h"
+#include "grwarm/optim.h"
 
 namespace grwarm {
 
@@ -89,8 +90,16 @@ class Backend {
                             const int32_t* labels, int B, int C, T smoothing) = 0;
 
   // ---- whole-model passes over flat buffers -----------------------------------------------
-  // Sum of squares in double, reduced in a fixed order (same bits for the same thread count).
+  // Sum of squares in double over fixed 16384-element chunks, chunk sums added in index
+  // order: the same bits for any thread count (and the order the TS unfused step uses).
   virtual double sum_squares(const T* x, size_t n) = 0;
+  // saved = theta; theta = gr_perturbed(theta, g1, scale)
+  virtual void gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) = 0;
+  // g = gr_combined(g1, g, 1 - alpha, alpha)   (g holds g2 on entry)
+  virtual void gr_combine(T* g, const T* g1, double alpha, size_t n) = 0;
+  // optim_update over n consecutive parameters (state slots may be null when unused).
+  virtual void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
+                            const OptimStep& step, bool decay) = 0;
 };
 
 }  // namespace grwarm

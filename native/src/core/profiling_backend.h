@@ -104,6 +104,16 @@ class ProfilingBackend final : public Backend<T> {
     GW_TIMED("sum_squares", r = in_->sum_squares(x, n));
     return r;
   }
+  void gr_perturb(T* th, T* sv, const T* g1, double sc, size_t n) override {
+    GW_TIMED("gr_perturb", in_->gr_perturb(th, sv, g1, sc, n));
+  }
+  void gr_combine(T* g, const T* g1, double a, size_t n) override {
+    GW_TIMED("gr_combine", in_->gr_combine(g, g1, a, n));
+  }
+  void optim_update(T* th, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& o,
+                    bool d) override {
+    GW_TIMED("optim_update", in_->optim_update(th, g, s1, s2, s3, n, o, d));
+  }
 #undef GW_TIMED
 
  private:

@@ -25,6 +25,7 @@ Vit<T>::Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t 
   params_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
   grads_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
   be_->fill(grads_, T(0), layout_.total);
+  gout_ = grads_;
   init(seed);
 }
 
@@ -33,7 +34,9 @@ Vit<T>::~Vit() {
   acts_arena_.release();
   for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_),
                   static_cast<void*>(images_), static_cast<void*>(labels_),
-                  static_cast<void*>(correct_)})
+                  static_cast<void*>(correct_), static_cast<void*>(g1_),
+                  static_cast<void*>(saved_), static_cast<void*>(slots_[0]),
+                  static_cast<void*>(slots_[1]), static_cast<void*>(slots_[2])})
     if (p) be_->free_bytes(p);
 }
 
@@ -116,8 +119,8 @@ void Vit<T>::linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out,
 template <class T>
 void Vit<T>::linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out,
                         int in) {
-  be_->gemm(Trans::Yes, Trans::No, out, in, rows, T(1), dy, out, x, in, T(0), grads_ + w, in);
-  be_->col_sum(grads_ + b, dy, rows, out, false);
+  be_->gemm(Trans::Yes, Trans::No, out, in, rows, T(1), dy, out, x, in, T(0), gout_ + w, in);
+  be_->col_sum(gout_ + b, dy, rows, out, false);
   if (dx) be_->gemm(Trans::No, Trans::No, rows, in, out, T(1), dy, out, params_ + w, in, T(0), dx, in);
 }
 
@@ -188,7 +191,7 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
   const int BT = B * Tn;
   // head and final norm (class-token rows only)
   linear_bwd(dcls_ln_, dlogits_, cls_ln_, layout_.head_w, layout_.head_b, B, C, D);
-  be_->layernorm_bwd(dcls_in_, grads_ + layout_.norm_w, grads_ + layout_.norm_b, dcls_ln_, cls_in_,
+  be_->layernorm_bwd(dcls_in_, gout_ + layout_.norm_w, gout_ + layout_.norm_b, dcls_ln_, cls_in_,
                      meanf_, rstdf_, params_ + layout_.norm_w, B, D, false);
   be_->scatter_cls(dx_, dcls_in_, B, Tn, D);
   const AttnShape shape{B, Tn, cfg_.heads, cfg_.head_dim()};
@@ -201,7 +204,7 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
     be_->gelu_bwd(dhid_, dhid_, A.fc1, size_t(BT) * M, cfg_.gelu,
                   drop(seed, site(l, kSiteMlpHidden), train));
     linear_bwd(dln_, dhid_, A.ln2, o.fc1_w, o.fc1_b, BT, M, D);
-    be_->layernorm_bwd(dx_, grads_ + o.ln2_w, grads_ + o.ln2_b, dln_, A.x_mid, A.mean2, A.rstd2,
+    be_->layernorm_bwd(dx_, gout_ + o.ln2_w, gout_ + o.ln2_b, dln_, A.x_mid, A.mean2, A.rstd2,
                        params_ + o.ln2_w, BT, D, true);
     // x_mid = x_in + dropout(proj(att)):  dx now holds d x_mid
     be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteAttnProj), train));
@@ -209,22 +212,30 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
     be_->attention_bwd(dqkv_, datt_, A.qkv, A.probs, shape,
                        drop(seed, site(l, kSiteAttnProbs), train));
     linear_bwd(dln_, dqkv_, A.ln1, o.qkv_w, o.qkv_b, BT, 3 * D, D);
-    be_->layernorm_bwd(dx_, grads_ + o.ln1_w, grads_ + o.ln1_b, dln_, A.x_in, A.mean1, A.rstd1,
+    be_->layernorm_bwd(dx_, gout_ + o.ln1_w, gout_ + o.ln1_b, dln_, A.x_in, A.mean1, A.rstd1,
                        params_ + o.ln1_w, BT, D, true);
   }
-  be_->embed_bwd(dpatch_, grads_ + layout_.cls, grads_ + layout_.pos, dx_, B, P, D,
+  be_->embed_bwd(dpatch_, gout_ + layout_.cls, gout_ + layout_.pos, dx_, B, P, D,
                  drop(seed, kSiteEmbed, train));
   linear_bwd(nullptr, dpatch_, patches_, layout_.patch_w, layout_.patch_b, B * P, D, K);
 }
 
 template <class T>
-PassResult Vit<T>::forward_backward(const float* images, const int32_t* labels, int B,
-                                    uint64_t seed, bool train, float smoothing) {
+PassResult Vit<T>::pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
+                        bool train, float smoothing) {
   ensure_capacity(B);
   forward(images, B, seed, train);
   PassResult r = loss(labels, B, smoothing, true);
+  gout_ = gout;
   backward(B, seed, train);
+  gout_ = grads_;
   return r;
+}
+
+template <class T>
+PassResult Vit<T>::forward_backward(const float* images, const int32_t* labels, int B,
+                                    uint64_t seed, bool train, float smoothing) {
+  return pass(grads_, images, labels, B, seed, train, smoothing);
 }
 
 template <class T>

@@ -30,6 +30,16 @@ class Vit final : public Model {
   double param_norm() override;
   double grad_norm() override;
 
+  void configure_optimizer(const OptimConfig& cfg) override;
+  bool has_optimizer() const override { return optim_ready_; }
+  StepResult step(const float* images, const int32_t* labels, int batch,
+                  const StepOptions& opts) override;
+  ApplyResult apply_optimizer(double lr) override;
+  uint64_t optimizer_steps() const override { return optim_steps_; }
+  void set_optimizer_steps(uint64_t steps) override { optim_steps_ = steps; }
+  std::vector<std::string> optimizer_slot_names() const override { return slot_names_; }
+  void* optimizer_slot(size_t i) override;
+
  protected:
   // Activations of one layer, kept from the forward pass for the backward pass.
   struct LayerActs {
@@ -37,6 +47,9 @@ class Vit final : public Model {
   };
 
   void ensure_capacity(int batch);
+  // forward + loss + backward with the parameter gradients written to `gout`.
+  PassResult pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
+                  bool train, float smoothing);
   DropoutSpec drop(uint64_t seed, uint32_t site, bool train) const;
   void forward(const float* images, int B, uint64_t seed, bool train);
   PassResult loss(const int32_t* labels, int B, float smoothing, bool want_grad);
@@ -49,6 +62,22 @@ class Vit final : public Model {
   std::unique_ptr<Backend<T>> be_;
   T* params_ = nullptr;
   T* grads_ = nullptr;
+  T* gout_ = nullptr;  // where backward() writes parameter gradients (grads_ or g1_)
+
+  // Training state (vit_step.cpp): GR buffers and optimizer slots, all flat like params_.
+  T* g1_ = nullptr;     // first-pass gradient of a GR step
+  T* saved_ = nullptr;  // parameters before the perturbation
+  T* slots_[3] = {nullptr, nullptr, nullptr};
+  std::vector<std::string> slot_names_;
+  OptimConfig optim_;
+  bool optim_ready_ = false;
+  uint64_t optim_steps_ = 0;
+  // Runs of consecutive tensors sharing one weight-decay flag: [begin, end, decay].
+  struct DecayRun {
+    size_t begin, end;
+    bool decay;
+  };
+  std::vector<DecayRun> decay_runs_;
 
   // Per-batch buffers (capacity_ sequences), one arena.
   int capacity_ = 0;

@@ -3,32 +3,68 @@
 // One task handles one (b, h) pair end to end: scores, softmax, dropout and the weighted
 // sum never leave the cache, and each task writes only its own head's slices of the
 // output (and of dqkv in the backward pass), so tasks never race and the result does not
-// depend on the thread count. Dot products are written as unit-stride axpys over a
-// transposed K (or V) so the compiler vectorises them without reassociating sums.
+// depend on the thread count.
+//
+// Per head the work is five small matrix products (Tn x Tn x hd each: Q K^T and P V
+// forward; dP = G V^T, dV = P^T G, dQ = dS K and dK = dS^T Q backward). They run through
+// small_gemm (attention_simd.h), a register-blocked kernel that reuses every loaded row
+// of its right-hand operand for several output rows. That operand is packed once per head
+// into a scratch buffer whose rows are padded to whole vectors (zeros in the padding), so
+// the kernels need no tail handling; padded score columns are dropped before they reach
+// `probs` or any sum. Row-wise work (softmax, dropout masks, the softmax backward) runs on
+// whole padded rows with explicit vectors.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "attention.h"
+#include "attention_simd.h"
 #include "grwarm/scalar_math.h"
 
 namespace grwarm::cpu {
 
 namespace {
 
+using attn::hsum;
+using attn::round_up;
+using attn::Simd;
+using attn::small_gemm;
+using attn::vload;
+using attn::Vec;
+using attn::vstore;
+
+// A 64-byte aligned scratch array that only grows.
+template <class T>
+class Buffer {
+ public:
+  T* get(size_t n) {
+    if (n > cap_) {
+      raw_.assign(n + 64 / sizeof(T), T(0));
+      const size_t addr = reinterpret_cast<size_t>(raw_.data());
+      ptr_ = raw_.data() + ((64 - addr % 64) % 64) / sizeof(T);
+      cap_ = n;
+    }
+    return ptr_;
+  }
+
+ private:
+  std::vector<T> raw_;
+  T* ptr_ = nullptr;
+  size_t cap_ = 0;
+};
+
+// Per-thread buffers for one head; sizes in the comments, Tp/hdp = Tn/hd rounded up to
+// whole vectors.
 template <class T>
 struct AttnScratch {
-  std::vector<T> kt, vt, s, dp;
-  void ensure(int Tn, int hd) {
-    const size_t need = size_t(Tn) * hd;
-    if (kt.size() < need) {
-      kt.resize(need);
-      vt.resize(need);
-    }
-    if (s.size() < size_t(Tn)) {
-      s.resize(Tn);
-      dp.resize(Tn);
-    }
-  }
+  Buffer<T> mt;    // [hd, Tp]  K^T (forward) or V^T (backward)
+  Buffer<T> a, b;  // [Tn, hdp] packed head rows: V (fwd); G and K (bwd)
+  Buffer<T> c;     // [Tn, hdp] packed Q (bwd)
+  Buffer<T> s;     // [Tn, Tp]  scores -> dropped probs (fwd); dP -> dS (bwd)
+  Buffer<T> pd;    // [Tn, Tp]  dropped probs (bwd)
+  Buffer<T> o;     // [Tn, hdp] one output head before it is scattered
+  Buffer<T> mask;  // [Tp]      dropout multipliers of one row
+  Buffer<T> row;   // [Tp]      one padded probs row (bwd)
 };
 
 template <class T>
@@ -37,127 +73,179 @@ AttnScratch<T>& scratch() {
   return s;
 }
 
-// dst[d * Tn + j] = src_j[d] for the Tn rows of one head (row stride `stride`).
+// dst[j * hdp + d] = src[j * stride + d] for the Tn rows of one head, zero-padded to hdp.
 template <class T>
-void transpose_head(T* dst, const T* src, int Tn, int hd, size_t stride) {
-  for (int j = 0; j < Tn; ++j)
-    for (int d = 0; d < hd; ++d) dst[size_t(d) * Tn + j] = src[size_t(j) * stride + d];
+const T* pack_rows(Buffer<T>& buf, const T* src, int Tn, int hd, size_t stride, int hdp) {
+  T* dst = buf.get(size_t(Tn) * hdp);
+  for (int j = 0; j < Tn; ++j) {
+    T* d = dst + size_t(j) * hdp;
+    const T* s = src + size_t(j) * stride;
+    for (int k = 0; k < hd; ++k) d[k] = s[k];
+    for (int k = hd; k < hdp; ++k) d[k] = T(0);
+  }
+  return dst;
 }
 
-// out[j] = sum_d a[d] * mt[d * Tn + j]   (a row times a transposed head)
+// dst[d * Tp + j] = src[j * stride + d], zero-padded to Tp columns.
 template <class T>
-void row_times_transposed(T* out, const T* a, const T* mt, int Tn, int hd) {
-  for (int j = 0; j < Tn; ++j) out[j] = T(0);
-  for (int d = 0; d < hd; ++d) {
-    const T ad = a[d];
-    const T* m = mt + size_t(d) * Tn;
+const T* pack_transposed(Buffer<T>& buf, const T* src, int Tn, int hd, size_t stride, int Tp) {
+  T* dst = buf.get(size_t(hd) * Tp);
+  for (int j = 0; j < Tn; ++j)
+    for (int d = 0; d < hd; ++d) dst[size_t(d) * Tp + j] = src[size_t(j) * stride + d];
+  for (int d = 0; d < hd; ++d)
+    for (int j = Tn; j < Tp; ++j) dst[size_t(d) * Tp + j] = T(0);
+  return dst;
+}
+
+// dst[j * stride + d] = src[j * hdp + d]: a packed head back into its slice of a tensor.
+template <class T>
+void unpack_rows(T* dst, size_t stride, const T* src, int Tn, int hd, int hdp) {
+  for (int j = 0; j < Tn; ++j)
+    for (int d = 0; d < hd; ++d) dst[size_t(j) * stride + d] = src[size_t(j) * hdp + d];
+}
+
+// m[j] = dropout multiplier (0 or 1/(1-p)) of element base + j, for j < n; 0 up to np.
+// Hashing the whole row in one loop lets the compiler vectorise it, and the backward pass
+// reuses the row for both places it needs it.
+template <class T>
+void dropout_row(T* m, const DropoutSpec& drop, uint64_t base, int n, int np) {
+  const DropoutSpec d = drop;
+  if (!d.active()) {
+    for (int j = 0; j < n; ++j) m[j] = T(1);
+  } else {
+    const T keep = T(d.keep_scale);
 #pragma omp simd
-    for (int j = 0; j < Tn; ++j) out[j] += ad * m[j];
+    for (int j = 0; j < n; ++j) m[j] = dropout_keep(d, base + uint64_t(j)) ? keep : T(0);
   }
+  for (int j = n; j < np; ++j) m[j] = T(0);
+}
+
+// Forward softmax and dropout of one row of scores.
+// In: s[0..Tn) = q_i . k_j (unscaled). Out: p[0..Tn) = softmax(scale * s) (kept for the
+// backward pass), s[0..Tp) = p * mask (what multiplies V), zero in the padding.
+template <class T>
+void softmax_dropout_row(T* s, T* p, const T* mask, T scale, int Tn, int Tp) {
+  constexpr int L = Simd<T>::L;
+  // The padding gets -inf so that whole vectors can be reduced; max is exact, so the
+  // order of the lane-wise max does not matter.
+  for (int j = 0; j < Tn; ++j) s[j] *= scale;
+  for (int j = Tn; j < Tp; ++j) s[j] = -std::numeric_limits<T>::infinity();
+  Vec<T> mv = vload(s);
+  for (int j = L; j < Tp; j += L) {
+    const Vec<T> x = vload(s + j);
+    mv = x > mv ? x : mv;
+  }
+  T mx = mv[0];
+  for (int l = 1; l < L; ++l) mx = mv[l] > mx ? mv[l] : mx;
+
+#pragma omp simd
+  for (int j = 0; j < Tn; ++j) s[j] = gw_exp(s[j] - mx);
+  for (int j = Tn; j < Tp; ++j) s[j] = T(0);
+
+  Vec<T> zv = {};
+  for (int j = 0; j < Tp; j += L) zv += vload(s + j);
+  const T inv = T(1) / hsum<T>(zv);
+
+#pragma omp simd
+  for (int j = 0; j < Tn; ++j) {
+    const T pj = s[j] * inv;
+    p[j] = pj;
+    s[j] = pj * mask[j];
+  }
+}
+
+// Backward of dropout and softmax for one row.
+// In: p = probs row (padded with zeros to Tp), mask, dp = go_i . v_j (gradient w.r.t. the
+// dropped probs, zero padding). Out: pd = p * mask (for dV), dp := ds = p (g - <p, g>) scale
+// with g = dp * mask, the gradient w.r.t. the scaled scores.
+template <class T>
+void softmax_dropout_grad_row(T* dp, T* pd, const T* p, const T* mask, T scale, int Tp) {
+  constexpr int L = Simd<T>::L;
+  Vec<T> dotv = {};
+  for (int j = 0; j < Tp; j += L) {
+    const Vec<T> pj = vload(p + j), mj = vload(mask + j);
+    const Vec<T> g = vload(dp + j) * mj;
+    vstore(pd + j, pj * mj);
+    vstore(dp + j, g);
+    dotv += pj * g;
+  }
+  const T dot = hsum<T>(dotv);
+  for (int j = 0; j < Tp; j += L) vstore(dp + j, vload(p + j) * (vload(dp + j) - dot) * scale);
 }
 
 }  // namespace
 
 template <class T>
 void attention_forward(T* out, T* probs, const T* qkv, const AttnShape& sh,
-                                  const DropoutSpec& drop) {
+                       const DropoutSpec& drop) {
   const int B = sh.B, Tn = sh.Tn, H = sh.H, hd = sh.hd, D = H * hd;
+  const int L = Simd<T>::L, Tp = round_up(Tn, L), hdp = round_up(hd, L);
   const size_t stride = size_t(3) * D;
   const T scale = T(1) / std::sqrt(T(hd));
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * H; ++bh) {
     const int b = bh / H, h = bh % H;
     AttnScratch<T>& sc = scratch<T>();
-    sc.ensure(Tn, hd);
     const T* q0 = qkv + size_t(b) * Tn * stride + size_t(h) * hd;
-    const T* k0 = q0 + D;
-    const T* v0 = q0 + 2 * D;
-    transpose_head(sc.kt.data(), k0, Tn, hd, stride);
+    const T* kt = pack_transposed(sc.mt, q0 + D, Tn, hd, stride, Tp);
+    const T* v = pack_rows(sc.a, q0 + 2 * D, Tn, hd, stride, hdp);
+    T* s = sc.s.get(size_t(Tn) * Tp);
+    T* mask = sc.mask.get(Tp);
+    T* o = sc.o.get(size_t(Tn) * hdp);
+
+    // s = Q K^T (Q rows are read in place and broadcast)
+    small_gemm(s, Tp, q0, stride, 1, kt, Tp, Tn, Tp / L, hd);
     for (int i = 0; i < Tn; ++i) {
-      T* p = probs + (size_t(bh) * Tn + i) * Tn;
-      row_times_transposed(p, q0 + size_t(i) * stride, sc.kt.data(), Tn, hd);
-      T mx = p[0] * scale;
-      for (int j = 0; j < Tn; ++j) {
-        p[j] *= scale;
-        mx = p[j] > mx ? p[j] : mx;
-      }
-#pragma omp simd
-      for (int j = 0; j < Tn; ++j) p[j] = gw_exp(p[j] - mx);
-      T z = 0;
-      for (int j = 0; j < Tn; ++j) z += p[j];
-      const T inv = T(1) / z;
-      for (int j = 0; j < Tn; ++j) p[j] *= inv;
-      // o_i = sum_j dropout(p_ij) v_j
-      T* o = out + (size_t(b) * Tn + i) * D + size_t(h) * hd;
-      for (int d = 0; d < hd; ++d) o[d] = T(0);
-      const uint64_t mask_base = (uint64_t(bh) * Tn + i) * Tn;
-      for (int j = 0; j < Tn; ++j) {
-        const T pj = p[j] * dropout_scale<T>(drop, mask_base + j);
-        if (pj == T(0)) continue;
-        const T* v = v0 + size_t(j) * stride;
-#pragma omp simd
-        for (int d = 0; d < hd; ++d) o[d] += pj * v[d];
-      }
+      dropout_row(mask, drop, (uint64_t(bh) * Tn + i) * Tn, Tn, Tp);
+      softmax_dropout_row(s + size_t(i) * Tp, probs + (size_t(bh) * Tn + i) * Tn, mask, scale,
+                          Tn, Tp);
     }
+    // o = dropout(P) V
+    small_gemm(o, hdp, s, Tp, 1, v, hdp, Tn, hdp / L, Tn);
+    unpack_rows(out + size_t(b) * Tn * D + size_t(h) * hd, D, o, Tn, hd, hdp);
   }
 }
 
 template <class T>
 void attention_backward(T* dqkv, const T* dout, const T* qkv, const T* probs,
-                                  const AttnShape& sh, const DropoutSpec& drop) {
+                        const AttnShape& sh, const DropoutSpec& drop) {
   const int B = sh.B, Tn = sh.Tn, H = sh.H, hd = sh.hd, D = H * hd;
+  const int L = Simd<T>::L, Tp = round_up(Tn, L), hdp = round_up(hd, L);
   const size_t stride = size_t(3) * D;
   const T scale = T(1) / std::sqrt(T(hd));
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * H; ++bh) {
     const int b = bh / H, h = bh % H;
     AttnScratch<T>& sc = scratch<T>();
-    sc.ensure(Tn, hd);
     const T* q0 = qkv + size_t(b) * Tn * stride + size_t(h) * hd;
-    const T* k0 = q0 + D;
-    const T* v0 = q0 + 2 * D;
+    const T* go0 = dout + size_t(b) * Tn * D + size_t(h) * hd;
     T* dq0 = dqkv + size_t(b) * Tn * stride + size_t(h) * hd;
-    T* dk0 = dq0 + D;
-    T* dv0 = dq0 + 2 * D;
-    for (int j = 0; j < Tn; ++j)
-      for (int d = 0; d < hd; ++d) dk0[size_t(j) * stride + d] = dv0[size_t(j) * stride + d] = T(0);
-    transpose_head(sc.vt.data(), v0, Tn, hd, stride);
-    T* dp = sc.dp.data();
+    const T* vt = pack_transposed(sc.mt, q0 + 2 * D, Tn, hd, stride, Tp);
+    const T* g = pack_rows(sc.a, go0, Tn, hd, size_t(D), hdp);
+    const T* k = pack_rows(sc.b, q0 + D, Tn, hd, stride, hdp);
+    const T* q = pack_rows(sc.c, q0, Tn, hd, stride, hdp);
+    T* ds = sc.s.get(size_t(Tn) * Tp);
+    T* pd = sc.pd.get(size_t(Tn) * Tp);
+    T* mask = sc.mask.get(Tp);
+    T* prow = sc.row.get(Tp);
+    T* o = sc.o.get(size_t(Tn) * hdp);
+
+    // ds = G V^T: the gradient w.r.t. the dropped probs, turned into dS row by row
+    small_gemm(ds, Tp, go0, size_t(D), 1, vt, Tp, Tn, Tp / L, hd);
     for (int i = 0; i < Tn; ++i) {
       const T* p = probs + (size_t(bh) * Tn + i) * Tn;
-      const T* go = dout + (size_t(b) * Tn + i) * D + size_t(h) * hd;
-      const uint64_t mask_base = (uint64_t(bh) * Tn + i) * Tn;
-      // d(dropped p)_ij = go_i . v_j
-      row_times_transposed(dp, go, sc.vt.data(), Tn, hd);
-      T dot = 0;
-      for (int j = 0; j < Tn; ++j) {
-        const T m = dropout_scale<T>(drop, mask_base + j);
-        // dv_j += dropout(p)_ij * go_i
-        const T pm = p[j] * m;
-        if (pm != T(0)) {
-          T* dv = dv0 + size_t(j) * stride;
-#pragma omp simd
-          for (int d = 0; d < hd; ++d) dv[d] += pm * go[d];
-        }
-        dp[j] *= m;  // gradient w.r.t. the softmax output before dropout
-        dot += p[j] * dp[j];
-      }
-      // ds_ij = p_ij (dp_ij - sum_k p_ik dp_ik); dq_i = scale * sum_j ds_ij k_j; dk_j += scale ds_ij q_i
-      T* dq = dq0 + size_t(i) * stride;
-      for (int d = 0; d < hd; ++d) dq[d] = T(0);
-      const T* qi = q0 + size_t(i) * stride;
-      for (int j = 0; j < Tn; ++j) {
-        const T ds = p[j] * (dp[j] - dot) * scale;
-        if (ds == T(0)) continue;
-        const T* kj = k0 + size_t(j) * stride;
-        T* dk = dk0 + size_t(j) * stride;
-#pragma omp simd
-        for (int d = 0; d < hd; ++d) {
-          dq[d] += ds * kj[d];
-          dk[d] += ds * qi[d];
-        }
-      }
+      for (int j = 0; j < Tn; ++j) prow[j] = p[j];
+      for (int j = Tn; j < Tp; ++j) prow[j] = T(0);
+      dropout_row(mask, drop, (uint64_t(bh) * Tn + i) * Tn, Tn, Tp);
+      softmax_dropout_grad_row(ds + size_t(i) * Tp, pd + size_t(i) * Tp, prow, mask, scale, Tp);
     }
+    // dV = dropout(P)^T G,  dQ = dS K,  dK = dS^T Q  (transposes are read through strides)
+    small_gemm(o, hdp, pd, 1, size_t(Tp), g, hdp, Tn, hdp / L, Tn);
+    unpack_rows(dq0 + 2 * D, stride, o, Tn, hd, hdp);
+    small_gemm(o, hdp, ds, size_t(Tp), 1, k, hdp, Tn, hdp / L, Tn);
+    unpack_rows(dq0, stride, o, Tn, hd, hdp);
+    small_gemm(o, hdp, ds, 1, size_t(Tp), q, hdp, Tn, hdp / L, Tn);
+    unpack_rows(dq0 + D, stride, o, Tn, hd, hdp);
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include "attention.h"
 #include "column_ranges.h"
+#include "flat_ops.h"
 #include "cpu_backend.h"
 #include "gemm.h"
 #include "grwarm/layernorm_row.h"
@@ -265,24 +266,27 @@ void CpuBackend<T>::softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, 
   }
 }
 
-// ---- flat-buffer passes -------------------------------------------------------------------------
+// ---- flat-buffer passes (kernels in flat_ops.cpp) ---------------------------------------------
 
 template <class T>
 double CpuBackend<T>::sum_squares(const T* x, size_t n) {
-  // Fixed-size chunks summed in index order: bit-identical for any thread count.
-  constexpr size_t kChunk = 1 << 14;
-  const long long chunks = (long long)((n + kChunk - 1) / kChunk);
-  std::vector<double> partial(static_cast<size_t>(chunks));
-#pragma omp parallel for schedule(static)
-  for (long long c = 0; c < chunks; ++c) {
-    const size_t i0 = size_t(c) * kChunk, i1 = std::min(n, i0 + kChunk);
-    double s = 0;
-    for (size_t i = i0; i < i1; ++i) s += double(x[i]) * double(x[i]);
-    partial[size_t(c)] = s;
-  }
-  double total = 0;
-  for (double s : partial) total += s;
-  return total;
+  return flat_sum_squares(x, n);
+}
+
+template <class T>
+void CpuBackend<T>::gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) {
+  flat_gr_perturb(theta, saved, g1, scale, n);
+}
+
+template <class T>
+void CpuBackend<T>::gr_combine(T* g, const T* g1, double alpha, size_t n) {
+  flat_gr_combine(g, g1, alpha, n);
+}
+
+template <class T>
+void CpuBackend<T>::optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
+                                 const OptimStep& step, bool decay) {
+  flat_optim_update(theta, g, s1, s2, s3, n, step, decay);
 }
 
 template class CpuBackend<float>;

@@ -49,6 +49,10 @@ class CpuBackend final : public Backend<T> {
                     const int32_t* labels, int B, int C, T smoothing) override;
 
   double sum_squares(const T* x, size_t n) override;
+  void gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) override;
+  void gr_combine(T* g, const T* g1, double alpha, size_t n) override;
+  void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& step,
+                    bool decay) override;
 };
 
 }  // namespace grwarm::cpu
