@@ -11,6 +11,9 @@ import type { Dataset } from './types.js';
 
 export const PAD = 4;
 
+/** Reused column map for augmentInto (grown on demand), so no allocation per image. */
+let colScratch = new Int32Array(32);
+
 /** Per-channel lookup: lut[c*256 + v] = (v/255 - mean[c]) / std[c]. */
 export function normLut(ds: Pick<Dataset, 'channels' | 'mean' | 'std'>): Float32Array {
   const lut = new Float32Array(ds.channels * 256);
@@ -83,4 +86,3 @@ export function augmentInto(
     }
   }
 }
-let colScratch = new Int32Array(32);
