@@ -1,0 +1,257 @@
+/**
+ * Training checkpoints: safetensors files holding the parameters (timm names, so they load
+ * in PyTorch/timm), the optimizer state as extra tensors `optimizer.<slot>` (one flat tensor
+ * per slot, in the parameters' flat layout) and string metadata describing where the run
+ * stands. See run-dir.ts for the metadata keys. Writing is atomic (writeSafetensors writes a
+ * temp file and renames it), and a model whose parameters are not finite is never written.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { readSafetensors, type SafetensorsContents, type TensorToWrite } from '../io/safetensors.js';
+import type { VitConfig } from '../model/presets.js';
+import type { VitModel } from '../model/vit-model.js';
+import { RunConfigSchema, type RunConfig } from '../config/index.js';
+import { CheckpointError } from './errors.js';
+import { parseEpochSums, type EpochSums } from './metrics.js';
+
+export const CHECKPOINT_FORMAT = 'grwarm-native-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+/** Name prefix of the optimizer-state tensors. */
+export const OPTIMIZER_PREFIX = 'optimizer.';
+
+/** Where the data order stands: the next batch is batch `index` of (0-based) data epoch `epoch`. */
+export interface DataOrder {
+  seed: number;
+  epoch: number;
+  index: number;
+  batchSize: number;
+  stepsPerEpoch: number;
+  trainCount: number;
+}
+
+export interface BestResult {
+  testError: number;
+  testLoss: number;
+  epoch: number;
+  step: number;
+}
+
+/** Loop state beyond parameters and optimizer, so a resumed run continues its bookkeeping. */
+export interface TrainState {
+  /** Sums of the current, unfinished epoch (empty at an epoch boundary). */
+  epochSums: EpochSums;
+  best: BestResult | null;
+  /** Seconds of training so far (all sessions together). */
+  elapsedSec: number;
+}
+
+export interface CheckpointMeta {
+  /** Updates done (= model.optimizerSteps). */
+  step: number;
+  /** Epochs completed. */
+  epoch: number;
+  /** Updates done in the current, unfinished epoch (0 at an epoch boundary). */
+  epochStep: number;
+  dataOrder: DataOrder;
+  config: RunConfig;
+  configHash: string;
+  modelConfig: VitConfig;
+  state: TrainState;
+  /** `grwarm-native <version>`. */
+  producer: string;
+  createdAt: string;
+}
+
+export interface LoadedCheckpoint {
+  path: string;
+  meta: CheckpointMeta;
+  file: SafetensorsContents;
+}
+
+function encodeMeta(m: CheckpointMeta): Record<string, string> {
+  return {
+    format: CHECKPOINT_FORMAT,
+    format_version: String(CHECKPOINT_VERSION),
+    step: String(m.step),
+    epoch: String(m.epoch),
+    epoch_step: String(m.epochStep),
+    data_order: JSON.stringify(m.dataOrder),
+    config: JSON.stringify(m.config),
+    config_hash: m.configHash,
+    model_config: JSON.stringify(m.modelConfig),
+    train_state: JSON.stringify(m.state),
+    producer: m.producer,
+    created: m.createdAt,
+  };
+}
+
+/**
+ * Writes a checkpoint of `model` (parameters + optimizer state) to `path`, atomically.
+ * Refuses (throws) when a parameter is not finite, so a diverged model never replaces a
+ * good checkpoint.
+ */
+export function saveCheckpoint(path: string, model: VitModel, meta: CheckpointMeta): void {
+  if (!Number.isFinite(model.paramNorm())) {
+    throw new Error(`refusing to write checkpoint ${path}: the parameters are not finite`);
+  }
+  if (model.optimizerSteps !== meta.step) {
+    throw new Error(`checkpoint ${path}: step ${meta.step} does not match the model's ${model.optimizerSteps} updates`);
+  }
+  const extra: TensorToWrite[] = model.optimizerState().map((s) => ({
+    name: OPTIMIZER_PREFIX + s.name,
+    dtype: s.data instanceof Float64Array ? 'F64' : 'F32',
+    shape: [s.data.length],
+    data: s.data,
+  }));
+  model.saveSafetensors(path, encodeMeta(meta), extra);
+}
+
+function parseJsonField(path: string, meta: Record<string, string>, key: string): unknown {
+  const raw = meta[key];
+  if (raw === undefined) throw new CheckpointError(path, `metadata field "${key}" is missing`);
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw new CheckpointError(path, `metadata field "${key}" is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function parseIntField(path: string, meta: Record<string, string>, key: string): number {
+  const raw = meta[key];
+  const n = raw === undefined ? NaN : Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new CheckpointError(path, `metadata field "${key}" is ${raw === undefined ? 'missing' : JSON.stringify(raw)}, expected an integer >= 0`);
+  }
+  return n;
+}
+
+/** Parses and checks the metadata of a checkpoint (throws CheckpointError). */
+export function decodeMeta(path: string, meta: Record<string, string>): CheckpointMeta {
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(
+      path,
+      `not a grwarm-native training checkpoint (metadata "format" is ${meta.format === undefined ? 'missing' : JSON.stringify(meta.format)}, expected "${CHECKPOINT_FORMAT}")`,
+    );
+  }
+  const version = Number(meta.format_version);
+  if (version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(
+      path,
+      `checkpoint format version ${JSON.stringify(meta.format_version)} is not supported (this version reads ${CHECKPOINT_VERSION})`,
+    );
+  }
+  const cfgRaw = parseJsonField(path, meta, 'config');
+  const parsed = RunConfigSchema.safeParse(cfgRaw);
+  if (!parsed.success) {
+    throw new CheckpointError(path, `metadata "config" is not a valid run configuration: ${parsed.error.issues[0]?.message ?? ''}`);
+  }
+  const modelConfig = parseJsonField(path, meta, 'model_config') as VitConfig;
+  const dataOrder = parseJsonField(path, meta, 'data_order') as DataOrder;
+  const stateRaw = parseJsonField(path, meta, 'train_state') as Record<string, unknown>;
+  let state: TrainState;
+  try {
+    state = {
+      epochSums: parseEpochSums(stateRaw?.epochSums),
+      best: (stateRaw?.best ?? null) as BestResult | null,
+      elapsedSec: Number(stateRaw?.elapsedSec ?? 0),
+    };
+  } catch (err) {
+    throw new CheckpointError(path, `metadata "train_state": ${(err as Error).message}`);
+  }
+  return {
+    step: parseIntField(path, meta, 'step'),
+    epoch: parseIntField(path, meta, 'epoch'),
+    epochStep: parseIntField(path, meta, 'epoch_step'),
+    dataOrder,
+    config: parsed.data,
+    configHash: meta.config_hash ?? '',
+    modelConfig,
+    state,
+    producer: meta.producer ?? '',
+    createdAt: meta.created ?? '',
+  };
+}
+
+/**
+ * Reads only the header of a checkpoint and decodes its metadata (cheap even for big
+ * models; the tensors are left on disk).
+ */
+export function readCheckpointMeta(path: string): CheckpointMeta {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CheckpointError(path, e.code === 'ENOENT' ? 'no such file' : e.message);
+  }
+  try {
+    const head = Buffer.alloc(8);
+    if (readSync(fd, head, 0, 8, 0) !== 8) throw new CheckpointError(path, 'too short for a safetensors file');
+    const n = head.readBigUInt64LE(0);
+    if (n > 100_000_000n) throw new CheckpointError(path, `not a safetensors file (header length ${n})`);
+    const buf = Buffer.alloc(Number(n));
+    if (readSync(fd, buf, 0, buf.length, 8) !== buf.length) throw new CheckpointError(path, 'truncated safetensors header');
+    let header: unknown;
+    try {
+      header = JSON.parse(buf.toString('utf8'));
+    } catch {
+      throw new CheckpointError(path, 'not a safetensors file (header is not JSON)');
+    }
+    const meta = (header as Record<string, unknown> | null)?.__metadata__;
+    return decodeMeta(path, (typeof meta === 'object' && meta !== null ? meta : {}) as Record<string, string>);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a checkpoint file: tensors and decoded metadata. */
+export function readCheckpoint(path: string): LoadedCheckpoint {
+  let file: SafetensorsContents;
+  try {
+    file = readSafetensors(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new CheckpointError(path, 'no such file');
+    if (e.code === 'EISDIR') throw new CheckpointError(path, 'is a directory, expected a checkpoint file');
+    throw new CheckpointError(path, e.message);
+  }
+  return { path, meta: decodeMeta(path, file.metadata), file };
+}
+
+/**
+ * Copies a checkpoint's parameters and optimizer state into `model` (whose optimizer must
+ * already be configured as in the checkpoint's run) and sets its update count. Checks every
+ * name, shape and slot first; nothing is written unless everything matches.
+ */
+export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void {
+  const { file, path } = ckpt;
+  const problems: string[] = [];
+  for (const t of model.tensors) {
+    const s = file.tensors.get(t.name);
+    if (!s) problems.push(`missing tensor "${t.name}"`);
+    else if (s.dtype !== 'F32' && s.dtype !== 'F64') problems.push(`tensor "${t.name}" has dtype ${s.dtype}`);
+    else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+      problems.push(`tensor "${t.name}" has shape [${s.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+    }
+  }
+  const slots = model.optimizerState();
+  const slotNames = new Set(slots.map((s) => OPTIMIZER_PREFIX + s.name));
+  for (const s of slots) {
+    const t = file.tensors.get(OPTIMIZER_PREFIX + s.name);
+    if (!t) problems.push(`missing optimizer state "${OPTIMIZER_PREFIX + s.name}"`);
+    else if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has dtype ${t.dtype}`);
+    else if (t.data.length !== s.data.length) {
+      problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has ${t.data.length} values, expected ${s.data.length}`);
+    }
+  }
+  for (const name of file.tensors.keys()) {
+    if (name.startsWith(OPTIMIZER_PREFIX) && !slotNames.has(name)) {
+      problems.push(`optimizer state "${name}" does not belong to this optimizer`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new CheckpointError(path, `does not match the model and optimizer of its config:\n  ${problems.join('\n  ')}`);
+  }
+  for (const t of model.tensors) model.param(t.name).set(file.tensors.get(t.name)!.data as Float32Array);
+  for (const s of slots) s.data.set(file.tensors.get(OPTIMIZER_PREFIX + s.name)!.data as Float32Array);
+  model.optimizerSteps = ckpt.meta.step;
+}

@@ -1,0 +1,291 @@
+/**
+ * Training metrics: the records of metrics.jsonl (one `step` line per update, one `epoch`
+ * line per epoch), the per-epoch accumulator, summary.json, and the JSON-lines file itself.
+ *
+ * Every field is deterministic given the config, seed and thread count except the timing
+ * fields listed in `TIMING_FIELDS`, so a resumed run's lines equal an uninterrupted run's
+ * lines field for field once those are left out. Errors are fractions in [0, 1].
+ */
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { StepMetrics } from './trainer.js';
+
+/** Fields that depend on wall-clock time (left out when comparing runs). */
+export const TIMING_FIELDS = ['imagesPerSec', 'dataMs', 'stepMs', 'evalSec', 'elapsedSec'] as const;
+
+export interface StepRecord {
+  type: 'step';
+  /** Update index t (the first update is 1). */
+  step: number;
+  /** Epoch of this update (the first epoch is 1). */
+  epoch: number;
+  lr: number;
+  lambda: number;
+  r: number;
+  alpha: number;
+  secondPass: boolean;
+  /** Loss and accuracy of the first (unperturbed) pass. */
+  loss: number;
+  acc: number;
+  /** Loss and accuracy of the perturbed second pass on GR steps, else null. */
+  loss2: number | null;
+  acc2: number | null;
+  /** ‖g1‖: global norm of the first-pass gradient. */
+  g1Norm: number;
+  /** ‖g‖ of the combined gradient before and after clipping. */
+  gradNorm: number;
+  gradNormClipped: number;
+  /** Training throughput of this step (batch / step wall time). */
+  imagesPerSec: number;
+  /** Milliseconds spent building this step's batch (overlapped with the previous step). */
+  dataMs: number;
+  /** Wall time of the step, from launching the native step to its result. */
+  stepMs: number;
+}
+
+export interface EpochRecord {
+  type: 'epoch';
+  epoch: number;
+  /** Update index at the end of the epoch. */
+  step: number;
+  /** Updates in this epoch. */
+  steps: number;
+  /** Learning rate, lambda and r of the epoch's last update. */
+  lr: number;
+  lambda: number;
+  r: number;
+  /** Means over the epoch's steps (first pass). */
+  trainLoss: number;
+  trainAcc: number;
+  /** Means of the second pass over the epoch's GR steps; null when there were none. */
+  trainLoss2: number | null;
+  trainAcc2: number | null;
+  secondPassSteps: number;
+  /** Per-epoch mean of ‖g1‖ (the paper's Figures 2 and 4) and of ‖g‖ before/after clipping. */
+  g1NormMean: number;
+  gradNormMean: number;
+  gradNormClippedMean: number;
+  /** Test-set mean loss and error (fraction); null on epochs without evaluation. */
+  testLoss: number | null;
+  testError: number | null;
+  /** Held-out validation split (valFraction > 0), else null. */
+  valLoss: number | null;
+  valError: number | null;
+  /** Mean data-preparation time per step, in ms. */
+  dataMs: number;
+  /** Mean step wall time, in ms. */
+  stepMs: number;
+  imagesPerSec: number;
+  /** Seconds spent evaluating at the end of this epoch. */
+  evalSec: number;
+  /** Seconds since the run started (all sessions of a resumed run together). */
+  elapsedSec: number;
+}
+
+export type MetricsRecord = StepRecord | EpochRecord;
+
+export interface RunSummary {
+  status: 'complete';
+  finalTestError: number;
+  finalTestLoss: number;
+  finalTestAccuracy: number;
+  bestTestError: number;
+  bestEpoch: number;
+  bestStep: number;
+  finalValError: number | null;
+  epochs: number;
+  steps: number;
+  stepsPerEpoch: number;
+  totalTimeSec: number;
+  configHash: string;
+  model: string;
+  params: number;
+  dataset: string;
+  trainImages: number;
+  valImages: number;
+  testImages: number;
+  runDir: string;
+  lastCheckpoint: string;
+  bestCheckpoint: string;
+  finishedAt: string;
+  version: string;
+}
+
+/** Sums over the steps of the current epoch; plain JSON so checkpoints can carry it. */
+export interface EpochSums {
+  steps: number;
+  images: number;
+  loss: number;
+  acc: number;
+  secondPassSteps: number;
+  loss2: number;
+  acc2: number;
+  g1Norm: number;
+  gradNorm: number;
+  gradNormClipped: number;
+  dataMs: number;
+  stepMs: number;
+}
+
+export function emptyEpochSums(): EpochSums {
+  return {
+    steps: 0, images: 0, loss: 0, acc: 0, secondPassSteps: 0, loss2: 0, acc2: 0,
+    g1Norm: 0, gradNorm: 0, gradNormClipped: 0, dataMs: 0, stepMs: 0,
+  };
+}
+
+export function addToEpochSums(s: EpochSums, rec: StepRecord, images: number): void {
+  s.steps++;
+  s.images += images;
+  s.loss += rec.loss;
+  s.acc += rec.acc;
+  if (rec.loss2 !== null && rec.acc2 !== null) {
+    s.secondPassSteps++;
+    s.loss2 += rec.loss2;
+    s.acc2 += rec.acc2;
+  }
+  s.g1Norm += rec.g1Norm;
+  s.gradNorm += rec.gradNorm;
+  s.gradNormClipped += rec.gradNormClipped;
+  s.dataMs += rec.dataMs;
+  s.stepMs += rec.stepMs;
+}
+
+/** Validates epoch sums read back from a checkpoint. */
+export function parseEpochSums(v: unknown): EpochSums {
+  const base = emptyEpochSums();
+  if (typeof v !== 'object' || v === null) throw new Error('epoch sums: not an object');
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(base) as (keyof EpochSums)[]) {
+    const x = o[k];
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`epoch sums: field ${k} is not a finite number`);
+    base[k] = x;
+  }
+  return base;
+}
+
+export function stepRecord(m: StepMetrics, epoch: number, batch: number, dataMs: number, stepMs: number): StepRecord {
+  return {
+    type: 'step',
+    step: m.t,
+    epoch,
+    lr: m.lr,
+    lambda: m.lambda,
+    r: m.r,
+    alpha: m.alpha,
+    secondPass: m.secondPass,
+    loss: m.loss,
+    acc: m.acc,
+    loss2: m.loss2,
+    acc2: m.acc2,
+    g1Norm: m.g1Norm,
+    gradNorm: m.gradNorm,
+    gradNormClipped: m.gradNormClipped,
+    imagesPerSec: stepMs > 0 ? (batch * 1000) / stepMs : 0,
+    dataMs,
+    stepMs,
+  };
+}
+
+export interface EvalResult {
+  loss: number;
+  error: number;
+  count: number;
+}
+
+export function epochRecord(args: {
+  epoch: number;
+  step: number;
+  last: StepRecord;
+  sums: EpochSums;
+  test: EvalResult | null;
+  val: EvalResult | null;
+  evalSec: number;
+  elapsedSec: number;
+}): EpochRecord {
+  const { sums: s, last } = args;
+  const n = Math.max(1, s.steps);
+  return {
+    type: 'epoch',
+    epoch: args.epoch,
+    step: args.step,
+    steps: s.steps,
+    lr: last.lr,
+    lambda: last.lambda,
+    r: last.r,
+    trainLoss: s.loss / n,
+    trainAcc: s.acc / n,
+    trainLoss2: s.secondPassSteps > 0 ? s.loss2 / s.secondPassSteps : null,
+    trainAcc2: s.secondPassSteps > 0 ? s.acc2 / s.secondPassSteps : null,
+    secondPassSteps: s.secondPassSteps,
+    g1NormMean: s.g1Norm / n,
+    gradNormMean: s.gradNorm / n,
+    gradNormClippedMean: s.gradNormClipped / n,
+    testLoss: args.test ? args.test.loss : null,
+    testError: args.test ? args.test.error : null,
+    valLoss: args.val ? args.val.loss : null,
+    valError: args.val ? args.val.error : null,
+    dataMs: s.dataMs / n,
+    stepMs: s.stepMs / n,
+    imagesPerSec: s.stepMs > 0 ? (s.images * 1000) / s.stepMs : 0,
+    evalSec: args.evalSec,
+    elapsedSec: args.elapsedSec,
+  };
+}
+
+/** metrics.jsonl, opened for appending; each record is one line, written at once. */
+export class MetricsLog {
+  private fd: number | undefined;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a');
+  }
+
+  append(rec: MetricsRecord): void {
+    if (this.fd === undefined) throw new Error(`metrics log ${this.path} is closed`);
+    writeSync(this.fd, JSON.stringify(rec) + '\n');
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Parses metrics.jsonl; a torn last line (crash mid-write) is dropped, other bad lines throw. */
+export function readMetrics(path: string): MetricsRecord[] {
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const out: MetricsRecord[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    try {
+      out.push(JSON.parse(line) as MetricsRecord);
+    } catch (err) {
+      const isLast = lines.slice(i + 1).every((l) => l.trim() === '');
+      if (!isLast) throw new Error(`${path}: line ${i + 1}: ${(err as Error).message}`);
+    }
+  });
+  return out;
+}
+
+/**
+ * Cuts metrics.jsonl back to the records of updates 1..step (atomically), so a run resumed
+ * from the checkpoint of `step` carries on without lines of the abandoned steps. Returns
+ * the number of records dropped.
+ */
+export function truncateMetrics(path: string, step: number): number {
+  if (!existsSync(path)) return 0;
+  const all = readMetrics(path);
+  const kept = all.filter((r) => r.step <= step);
+  const text = kept.map((r) => JSON.stringify(r) + '\n').join('');
+  writeFileAtomic(path, [Buffer.from(text, 'utf8')]);
+  return all.length - kept.length;
+}
+
+/** A record without its timing fields, for comparing runs. */
+export function withoutTiming<T extends MetricsRecord>(rec: T): Omit<T, (typeof TIMING_FIELDS)[number]> {
+  const copy: Record<string, unknown> = { ...rec };
+  for (const k of TIMING_FIELDS) delete copy[k];
+  return copy as Omit<T, (typeof TIMING_FIELDS)[number]>;
+}

@@ -1,0 +1,167 @@
+/**
+ * From a RunConfig to what the loop runs: the data splits, the model shape, the Trainer's
+ * config and the step counts (T, Tw). Problems that depend on the data (warmup longer than
+ * the run, batch larger than the training set) are `ConfigError`s naming the flags.
+ */
+import { createHash } from 'node:crypto';
+import { ConfigError, IMAGE_SIZE, serializeConfig, toFlagName, type ConfigIssue, type ConfigKey, type RunConfig } from '../config/index.js';
+import { loadDataset, splitValidation, stepsPerEpoch, type Dataset } from '../data/index.js';
+import { vitConfig, type VitConfig } from '../model/presets.js';
+import type { TrainerConfig } from './trainer.js';
+
+export interface RunData {
+  train: Dataset;
+  /** Held-out part of the training set (valFraction > 0), else null. */
+  val: Dataset | null;
+  test: Dataset;
+}
+
+export interface RunPlan {
+  modelConfig: VitConfig;
+  trainer: TrainerConfig;
+  stepsPerEpoch: number;
+  /** T: the schedule horizon and the number of updates of the whole run. */
+  totalSteps: number;
+  /** Tw = round(warmupEpochs × stepsPerEpoch), for the learning rate and the GR policy. */
+  warmupSteps: number;
+  /** Epochs the run spans (the last one partial when `steps` is not a multiple). */
+  epochs: number;
+}
+
+/** Config keys that may differ on `--resume`: they do not change the numbers of the run. */
+export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
+  'threads',
+  'outDir',
+  'dataDir',
+  'checkpointEvery',
+  'keepLast',
+  'evalEvery',
+  'logEvery',
+];
+
+/** Keys left out of the config hash: where/how the run is kept, not what it computes. */
+const HASH_EXCLUDED: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
+
+/** 16 hex digits of SHA-256 over the config fields that determine the run's numbers. */
+export function configHash(cfg: RunConfig): string {
+  const rec: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(cfg)) if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  return createHash('sha256')
+    .update(serializeConfig(rec as RunConfig))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+const issue = (key: ConfigKey, text: string) => ({ source: toFlagName(key), field: key, text: `${toFlagName(key)}: ${text}` });
+
+const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist']);
+
+/** Loads the data set of the config, with the validation split held out. */
+export function loadRunData(cfg: RunConfig): RunData {
+  if (NEEDS_DIR.has(cfg.dataset) && cfg.dataDir === undefined) {
+    throw new ConfigError([
+      issue('dataDir', `missing, expected the directory holding the ${cfg.dataset} files (data set "${cfg.dataset}" is read from local files)`),
+    ]);
+  }
+  const splits = loadDataset(cfg.dataset, {
+    dataDir: cfg.dataDir,
+    seed: cfg.seed,
+    syntheticTrain: cfg.syntheticTrain,
+    syntheticTest: cfg.syntheticTest,
+  });
+  if (splits.train.height !== IMAGE_SIZE || splits.train.width !== IMAGE_SIZE) {
+    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
+  }
+  if (cfg.valFraction > 0) {
+    const { train, val } = splitValidation(splits.train, cfg.valFraction, cfg.seed);
+    if (val.count === 0) {
+      throw new ConfigError([
+        issue('valFraction', `got ${cfg.valFraction}, which holds out no image of the ${splits.train.count} training images`),
+      ]);
+    }
+    return { train, val, test: splits.test };
+  }
+  return { train: splits.train, val: null, test: splits.test };
+}
+
+/** Model shape of the config on a data set (channels and classes come from the data). */
+export function modelConfigFor(cfg: RunConfig, data: Pick<Dataset, 'channels' | 'numClasses' | 'height'>): VitConfig {
+  return vitConfig(cfg.model, {
+    imageSize: data.height,
+    channels: data.channels,
+    numClasses: data.numClasses,
+    patchSize: cfg.patchSize,
+    dropout: cfg.dropout,
+    gelu: cfg.gelu,
+  });
+}
+
+/** Largest values the native step accepts (the schema only bounds them from below). */
+const NATIVE_LIMITS: [ConfigKey, number, string][] = [
+  ['lr', 1e6, 'at most 1000000'],
+  ['weightDecay', 1e6, 'at most 1000000'],
+  ['lambda', 1e6, 'at most 1000000'],
+  ['r', 1e6, 'at most 1000000'],
+  ['eps', 1, 'at most 1'],
+  ['clip', 1e30, 'at most 1e30'],
+  ['beta1', 0.999999999, 'at most 0.999999999'],
+  ['beta2', 0.999999999, 'at most 0.999999999'],
+  ['momentum', 0.999999999, 'at most 0.999999999'],
+  ['rmspropDecay', 0.999999999, 'at most 0.999999999'],
+];
+
+/** The step counts and the Trainer's config of a run on `train`. Throws ConfigError. */
+export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
+  const problems: ConfigIssue[] = [];
+  for (const [key, max, text] of NATIVE_LIMITS) {
+    const v = cfg[key] as number;
+    if (v > max) problems.push(issue(key, `got ${v}, expected ${text} (the largest value the native step accepts)`));
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  if (cfg.batchSize > train.count) {
+    throw new ConfigError([
+      issue('batchSize', `got ${cfg.batchSize}, expected at most the ${train.count} training images (the last partial batch is dropped)`),
+    ]);
+  }
+  const spe = stepsPerEpoch(train, cfg.batchSize);
+  const totalSteps = cfg.steps ?? cfg.epochs * spe;
+  const warmupSteps = Math.round(cfg.warmupEpochs * spe);
+  if (warmupSteps > totalSteps) {
+    const horizon = cfg.steps !== undefined ? `--steps ${cfg.steps}` : `--epochs ${cfg.epochs}`;
+    throw new ConfigError([
+      issue(
+        'warmupEpochs',
+        `got ${cfg.warmupEpochs} (${warmupSteps} steps at ${spe} steps per epoch), expected at most the run's ` +
+          `${totalSteps} steps (${horizon}); lower --warmup-epochs or lengthen the run`,
+      ),
+    ]);
+  }
+  const lambda0 = cfg.gr === 'none' ? 0 : cfg.gr === 'sam' ? cfg.r : cfg.lambda;
+  const trainer: TrainerConfig = {
+    optimizer: {
+      kind: cfg.optimizer,
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      eps: cfg.eps,
+      rho: cfg.rmspropDecay,
+      momentum: cfg.momentum,
+      centered: cfg.centered,
+      weightDecay: cfg.weightDecay,
+      wdMask: cfg.wdMask,
+      clip: cfg.clip,
+    },
+    schedule: { form: cfg.schedule, lr0: cfg.lr, warmupSteps, totalSteps },
+    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps },
+    seed: cfg.seed,
+    labelSmoothing: cfg.labelSmoothing,
+  };
+  return {
+    modelConfig: modelConfigFor(cfg, train),
+    trainer,
+    stepsPerEpoch: spe,
+    totalSteps,
+    warmupSteps,
+    epochs: Math.ceil(totalSteps / spe),
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * What a training run prints while it goes.
+ *
+ * - `tty`: one status line redrawn in place with `\r` (at most ~10 times a second), plus a
+ *   line per epoch and the final line.
+ * - `plain` (stdout is not a terminal): a progress line every `logEvery` steps, a line per
+ *   epoch, the final line.
+ * - `quiet`: only the final line (errors go to stderr regardless).
+ * - `json`: the metrics records as JSON lines on stdout (exactly the lines of
+ *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
+ */
+import { performance } from 'node:perf_hooks';
+import type { EpochRecord, RunSummary, StepRecord } from './metrics.js';
+
+export interface OutStream {
+  write(chunk: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export type ProgressMode = 'tty' | 'plain' | 'quiet' | 'json';
+
+export interface RunStartInfo {
+  runDir: string;
+  model: string;
+  params: number;
+  dataset: string;
+  trainImages: number;
+  valImages: number;
+  testImages: number;
+  batchSize: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  epochs: number;
+  warmupSteps: number;
+  gr: string;
+  optimizer: string;
+  threads: number;
+  /** Update count the run starts from (0 unless resumed). */
+  startStep: number;
+  resumedFrom?: string;
+}
+
+export interface ProgressContext {
+  totalSteps: number;
+  epochs: number;
+  /** Estimated seconds to the end of the run; undefined until it can be estimated. */
+  etaSec: number | undefined;
+}
+
+/** `45s`, `2m13s`, `1h02m`. */
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec) || sec < 0) return '?';
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  const m = Math.round(s / 60);
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** 0.0661 → `6.6%`. */
+export function formatPercent(x: number, digits = 1): string {
+  // Round on the decimal digits (0.0425 → 4.3%, not toFixed's binary-rounding 4.2%).
+  const scale = 10 ** digits;
+  return `${(Math.round(x * 100 * scale) / scale).toFixed(digits)}%`;
+}
+
+/** Accuracy from an error: 100% minus the rounded error, so the two printed numbers add up to 100%. */
+export function formatAccuracy(error: number, digits = 1): string {
+  const scale = 10 ** digits;
+  return `${((100 * scale - Math.round(error * 100 * scale)) / scale).toFixed(digits)}%`;
+}
+
+const fmtLoss = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+const fmtLr = (x: number): string => x.toExponential(2);
+const fmtRate = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+
+/** Minimum milliseconds between two redraws of the TTY status line (~10 Hz). */
+const TTY_INTERVAL_MS = 100;
+
+export class Progress {
+  private lastDraw = -Infinity;
+  private lineShown = false;
+
+  constructor(
+    readonly mode: ProgressMode,
+    private readonly out: OutStream,
+    private readonly err: OutStream,
+    private readonly logEvery: number,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  start(info: RunStartInfo): void {
+    if (this.mode === 'quiet' || this.mode === 'json') return;
+    const val = info.valImages > 0 ? ` / ${info.valImages} val` : '';
+    const lines = [
+      `training ${info.model} (${info.params.toLocaleString('en-US')} params) on ${info.dataset} ` +
+        `(${info.trainImages} train${val} / ${info.testImages} test images) with ${info.optimizer}, gr ${info.gr}, ` +
+        `${info.threads} thread${info.threads === 1 ? '' : 's'}`,
+      `${info.epochs} epoch${info.epochs === 1 ? '' : 's'} x ${info.stepsPerEpoch} steps of batch ${info.batchSize} ` +
+        `= ${info.totalSteps} steps (warmup ${info.warmupSteps}); run dir ${info.runDir}`,
+    ];
+    if (info.resumedFrom !== undefined) {
+      lines.push(`resuming from ${info.resumedFrom} at step ${info.startStep}`);
+    }
+    this.line(lines.join('\n'));
+  }
+
+  step(rec: StepRecord, ctx: ProgressContext): void {
+    switch (this.mode) {
+      case 'json':
+        this.out.write(JSON.stringify(rec) + '\n');
+        return;
+      case 'quiet':
+        return;
+      case 'plain':
+        if (rec.step % this.logEvery === 0 || rec.step === ctx.totalSteps) this.out.write(this.stepText(rec, ctx) + '\n');
+        return;
+      case 'tty': {
+        const now = this.clock();
+        if (now - this.lastDraw < TTY_INTERVAL_MS && rec.step !== ctx.totalSteps) return;
+        this.lastDraw = now;
+        let text = this.stepText(rec, ctx);
+        const cols = this.out.columns;
+        if (cols !== undefined && cols > 10 && text.length >= cols) text = text.slice(0, cols - 1);
+        this.out.write(`\r${text}\x1b[K`);
+        this.lineShown = true;
+        return;
+      }
+    }
+  }
+
+  epoch(rec: EpochRecord, ctx: ProgressContext): void {
+    if (this.mode === 'json') {
+      this.out.write(JSON.stringify(rec) + '\n');
+      return;
+    }
+    if (this.mode === 'quiet') return;
+    const parts = [
+      `epoch ${rec.epoch}/${ctx.epochs} (${rec.steps} steps): train loss ${fmtLoss(rec.trainLoss)} acc ${formatPercent(rec.trainAcc)}`,
+    ];
+    if (rec.valError !== null && rec.valLoss !== null) {
+      parts.push(`val loss ${fmtLoss(rec.valLoss)} error ${formatPercent(rec.valError)}`);
+    }
+    if (rec.testError !== null && rec.testLoss !== null) {
+      parts.push(`test loss ${fmtLoss(rec.testLoss)} error ${formatPercent(rec.testError)}`);
+    }
+    parts.push(`|g1| ${rec.g1NormMean.toPrecision(4)}`);
+    parts.push(`${fmtRate(rec.imagesPerSec)} img/s, data ${rec.dataMs.toFixed(1)} ms/step`);
+    parts.push(`${formatDuration(rec.elapsedSec)} elapsed`);
+    this.line(parts.join(' | '));
+  }
+
+  /** An informational line (stderr in json mode, nothing in quiet mode). */
+  note(text: string): void {
+    if (this.mode === 'quiet') return;
+    if (this.mode === 'json') {
+      this.err.write(text + '\n');
+      return;
+    }
+    this.line(text);
+  }
+
+  /** The last line of a completed run (a summary JSON line in json mode). */
+  final(text: string, summary: RunSummary): void {
+    this.clear();
+    if (this.mode === 'json') this.out.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
+    else this.out.write(text + '\n');
+  }
+
+  /** Erases the TTY status line, if one is shown (before other output, e.g. an error). */
+  clear(): void {
+    if (this.lineShown) {
+      this.out.write('\r\x1b[K');
+      this.lineShown = false;
+    }
+  }
+
+  private line(text: string): void {
+    this.clear();
+    this.out.write(text + '\n');
+  }
+
+  private stepText(rec: StepRecord, ctx: ProgressContext): string {
+    const eta = ctx.etaSec === undefined ? '' : ` ETA ${formatDuration(ctx.etaSec)}`;
+    const gr = rec.secondPass ? ` loss2 ${fmtLoss(rec.loss2 ?? NaN)}` : '';
+    return (
+      `epoch ${rec.epoch}/${ctx.epochs} step ${rec.step}/${ctx.totalSteps} loss ${fmtLoss(rec.loss)}${gr} ` +
+      `acc ${formatPercent(rec.acc)} lr ${fmtLr(rec.lr)} ${fmtRate(rec.imagesPerSec)} img/s${eta}`
+    );
+  }
+}
