@@ -219,11 +219,11 @@ ModelWrap::Batch ModelWrap::batch_args(const Napi::CallbackInfo& info, bool labe
   return b;
 }
 
-static float smoothing_arg(const Napi::Value& v) {
+static double smoothing_arg(const Napi::Value& v) {
   if (v.IsUndefined()) return 0.0f;
   double s = number_arg(v, "labelSmoothing");
   if (!(s >= 0 && s < 1)) range_error(v.Env(), "labelSmoothing: expected a number in [0, 1), got " + describe(v));
-  return float(s);
+  return s;
 }
 
 // forwardBackward(images, labels, seed, train, labelSmoothing) -> Promise<{loss, correct, count}>
@@ -233,7 +233,7 @@ Napi::Value ModelWrap::forward_backward(const Napi::CallbackInfo& info) {
   Batch b = batch_args(info, true);
   const uint64_t seed = info.Length() > 2 && !info[2].IsUndefined() ? seed_arg(info[2], "seed") : 0;
   const bool train = info.Length() > 3 && !info[3].IsUndefined() ? info[3].ToBoolean().Value() : true;
-  const float smoothing = smoothing_arg(info.Length() > 4 ? info[4] : env.Undefined());
+  const double smoothing = smoothing_arg(info.Length() > 4 ? info[4] : env.Undefined());
   auto model = model_;
   auto result = std::make_shared<PassResult>();
   const float* images = b.images.Data();
@@ -250,7 +250,7 @@ Napi::Value ModelWrap::evaluate(const Napi::CallbackInfo& info) {
   ensure_idle(env, "evaluate");
   Batch b = batch_args(info, false);
   const bool want_logits = info.Length() > 2 && info[2].ToBoolean().Value();
-  const float smoothing = smoothing_arg(info.Length() > 3 ? info[3] : env.Undefined());
+  const double smoothing = smoothing_arg(info.Length() > 3 ? info[3] : env.Undefined());
   auto model = model_;
   auto result = std::make_shared<PassResult>();
   const int n = b.n;
@@ -385,7 +385,7 @@ Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
   s.seed = seed.IsUndefined() ? 0 : seed_arg(seed, "options.seed");
   Napi::Value train = o.Get("train");
   s.train = train.IsUndefined() ? true : train.ToBoolean().Value();
-  s.smoothing = float(finite_field(o, "labelSmoothing", 0, 0, 0.999999, "options."));
+  s.smoothing = (finite_field(o, "labelSmoothing", 0, 0, 0.999999, "options."));
   auto model = model_;
   auto res = std::make_shared<StepResult>();
   const float* images = b.images.Data();

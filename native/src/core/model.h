@@ -35,7 +35,7 @@ struct OptimConfig {
 struct StepOptions {
   uint64_t seed = 0;  // dropout masks of BOTH passes
   bool train = true;
-  float smoothing = 0;
+  double smoothing = 0;
   double lr = 0;      // scheduled learning rate
   double lambda = 0;  // GR strength
   double r = 0;       // perturbation radius
@@ -74,11 +74,11 @@ class Model {
   // Forward + backward on a batch; gradients of the mean loss are written (not accumulated)
   // to grads(). Dropout masks are a pure function of `seed`, so the same seed replays them.
   virtual PassResult forward_backward(const float* images, const int32_t* labels, int batch,
-                                      uint64_t seed, bool train, float label_smoothing) = 0;
+                                      uint64_t seed, bool train, double label_smoothing) = 0;
   // Eval-mode forward only: loss and accuracy (labels given) and/or logits [batch, classes]
   // (float32 whatever the precision; pass nullptr for either to skip it).
   virtual PassResult evaluate(float* logits, const float* images, const int32_t* labels,
-                              int batch, float label_smoothing) = 0;
+                              int batch, double label_smoothing) = 0;
 
   virtual double param_norm() = 0;
   virtual double grad_norm() = 0;

@@ -166,7 +166,7 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
 }
 
 template <class T>
-PassResult Vit<T>::loss(const int32_t* labels, int B, float smoothing, bool want_grad) {
+PassResult Vit<T>::loss(const int32_t* labels, int B, double smoothing, bool want_grad) {
   const int C = cfg_.num_classes;
   be_->upload(labels_, labels, size_t(B) * sizeof(int32_t));
   be_->softmax_xent(want_grad ? dlogits_ : nullptr, row_loss_, correct_, logits_, labels_, B, C,
@@ -222,7 +222,7 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
 
 template <class T>
 PassResult Vit<T>::pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
-                        bool train, float smoothing) {
+                        bool train, double smoothing) {
   ensure_capacity(B);
   forward(images, B, seed, train);
   PassResult r = loss(labels, B, smoothing, true);
@@ -234,13 +234,13 @@ PassResult Vit<T>::pass(T* gout, const float* images, const int32_t* labels, int
 
 template <class T>
 PassResult Vit<T>::forward_backward(const float* images, const int32_t* labels, int B,
-                                    uint64_t seed, bool train, float smoothing) {
+                                    uint64_t seed, bool train, double smoothing) {
   return pass(grads_, images, labels, B, seed, train, smoothing);
 }
 
 template <class T>
 PassResult Vit<T>::evaluate(float* logits, const float* images, const int32_t* labels, int B,
-                            float smoothing) {
+                            double smoothing) {
   ensure_capacity(B);
   forward(images, B, 0, false);
   PassResult r;

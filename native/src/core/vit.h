@@ -24,9 +24,9 @@ class Vit final : public Model {
   void init(uint64_t seed) override;
 
   PassResult forward_backward(const float* images, const int32_t* labels, int batch, uint64_t seed,
-                              bool train, float label_smoothing) override;
+                              bool train, double label_smoothing) override;
   PassResult evaluate(float* logits, const float* images, const int32_t* labels, int batch,
-                      float label_smoothing) override;
+                      double label_smoothing) override;
   double param_norm() override;
   double grad_norm() override;
 
@@ -49,10 +49,10 @@ class Vit final : public Model {
   void ensure_capacity(int batch);
   // forward + loss + backward with the parameter gradients written to `gout`.
   PassResult pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
-                  bool train, float smoothing);
+                  bool train, double smoothing);
   DropoutSpec drop(uint64_t seed, uint32_t site, bool train) const;
   void forward(const float* images, int B, uint64_t seed, bool train);
-  PassResult loss(const int32_t* labels, int B, float smoothing, bool want_grad);
+  PassResult loss(const int32_t* labels, int B, double smoothing, bool want_grad);
   void backward(int B, uint64_t seed, bool train);
   void linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out, int in);
   void linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out, int in);
