@@ -17,6 +17,7 @@ import { setThreads } from '../src/backend.js';
 import { createModel } from '../src/model/vit-model.js';
 import type { VitPreset } from '../src/model/presets.js';
 import {
+  emitMachine,
   backgroundBusy,
   cpuShare,
   cpuSnapshot,
@@ -50,22 +51,7 @@ async function main(): Promise<void> {
   if (args.threads !== undefined) setThreads(args.threads);
   const machine = machineInfo();
   const idleBusy = await backgroundBusy(1000); // share of the CPUs others use while we sleep
-  emit({
-    kind: 'machine',
-    bench: 'forward-backward',
-    quick: args.quick,
-    threads: machine.backend.threads,
-    hardwareThreads: machine.backend.hardwareThreads,
-    blas: machine.backend.blas,
-    gemm: machine.backend.gemm,
-    simd: machine.backend.simd,
-    cpu: machine.cpu,
-    logicalCpus: machine.logicalCpus,
-    node: machine.node,
-    loadavg: machine.loadavg,
-    backgroundCpuBusy: idleBusy,
-  });
-  warnIfContended('before the bench, 1 s idle sample', idleBusy);
+  emitMachine('forward-backward', args.quick, machine, idleBusy);
   note(
     `threads ${machine.backend.threads}, ${machine.backend.blas}, simd ${machine.backend.simd}; ` +
       `load average ${machine.loadavg.join(' ')} on ${machine.logicalCpus} CPUs`,

@@ -23,6 +23,7 @@ import type { VitPreset } from '../src/model/presets.js';
 import { Trainer } from '../src/train/trainer.js';
 import { unfusedStep } from '../src/train/unfused-gr-step.js';
 import {
+  emitMachine,
   backgroundBusy,
   cpuShare,
   cpuSnapshot,
@@ -222,21 +223,7 @@ async function main(): Promise<void> {
   if (args.threads !== undefined) setThreads(args.threads);
   const machine = machineInfo();
   const idleBusy = await backgroundBusy(1000); // share of the CPUs others use while we sleep
-  emit({
-    kind: 'machine',
-    bench: 'gr-step',
-    quick: args.quick,
-    threads: machine.backend.threads,
-    blas: machine.backend.blas,
-    gemm: machine.backend.gemm,
-    simd: machine.backend.simd,
-    cpu: machine.cpu,
-    logicalCpus: machine.logicalCpus,
-    node: machine.node,
-    loadavg: machine.loadavg,
-    backgroundCpuBusy: idleBusy,
-  });
-  warnIfContended('before the bench, 1 s idle sample', idleBusy);
+  emitMachine('gr-step', args.quick, machine, idleBusy);
   note(`threads ${machine.backend.threads}, ${machine.backend.blas}; load average ${machine.loadavg.join(' ')}`);
 
   // Repetitions: enough for a stable median, few enough that the full run stays under ~8 min

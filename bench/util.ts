@@ -377,3 +377,23 @@ export function measureSgemm(n: number, iters: number, method: SgemmMethod = 'au
   if (method === 'addon' || (method === 'auto' && addonHasSgemmBench())) return sgemmViaAddon(n, iters);
   return sgemmViaCpp(n, iters);
 }
+
+/** The first JSON line of every bench: what ran where, and how busy the machine was. */
+export function emitMachine(bench: string, quick: boolean, machine: MachineInfo, idleBusy: number | null): void {
+  emit({
+    kind: 'machine',
+    bench,
+    quick,
+    threads: machine.backend.threads,
+    hardwareThreads: machine.backend.hardwareThreads,
+    blas: machine.backend.blas,
+    gemm: machine.backend.gemm,
+    simd: machine.backend.simd,
+    cpu: machine.cpu,
+    logicalCpus: machine.logicalCpus,
+    node: machine.node,
+    loadavg: machine.loadavg,
+    backgroundCpuBusy: idleBusy,
+  });
+  warnIfContended('before the bench, 1 s idle sample', idleBusy);
+}

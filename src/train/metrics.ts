@@ -13,35 +13,18 @@ import type { StepMetrics } from './trainer.js';
 /** Fields that depend on wall-clock time (left out when comparing runs). */
 export const TIMING_FIELDS = ['imagesPerSec', 'dataMs', 'stepMs', 'evalSec', 'elapsedSec'] as const;
 
-export interface StepRecord {
-  type: 'step';
-  /** Update index t (the first update is 1). */
-  step: number;
-  /** Epoch of this update (the first epoch is 1). */
-  epoch: number;
-  lr: number;
-  lambda: number;
-  r: number;
-  alpha: number;
-  secondPass: boolean;
-  /** Loss and accuracy of the first (unperturbed) pass. */
-  loss: number;
-  acc: number;
-  /** Loss and accuracy of the perturbed second pass on GR steps, else null. */
-  loss2: number | null;
-  acc2: number | null;
-  /** ‖g1‖: global norm of the first-pass gradient. */
-  g1Norm: number;
-  /** ‖g‖ of the combined gradient before and after clipping. */
-  gradNorm: number;
-  gradNormClipped: number;
+/**
+ * One metrics.jsonl line per update: the trainer's StepMetrics (renamed t -> step, without the
+ * native phase timings) plus where and how fast it ran.
+ */
+export type StepRecord = { type: 'step'; step: number; epoch: number } & Omit<StepMetrics, 't' | 'applied' | 'timings'> & {
   /** Training throughput of this step (batch / step wall time). */
   imagesPerSec: number;
   /** Milliseconds spent building this step's batch (overlapped with the previous step). */
   dataMs: number;
   /** Wall time of the step, from launching the native step to its result. */
   stepMs: number;
-}
+};
 
 export interface EpochRecord {
   type: 'epoch';
