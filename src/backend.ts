@@ -1,11 +1,14 @@
 // Process-wide backend settings: threads, GEMM implementation, and what is in use.
-import { native, type BackendInfo } from './native.js';
+import { addonSource, native, type BackendInfo, type BackendStatus, type Device } from './native.js';
 
-export type { BackendInfo };
+export type { BackendInfo, BackendStatus, Device };
 
-/** BLAS in use, threads, SIMD level, CUDA availability (and why not). */
+/**
+ * BLAS in use, threads, SIMD level, CUDA availability (and why not), and which .node file
+ * was loaded (`addon`: its path and whether it is a local build or the prebuilt binary).
+ */
 export function backendInfo(): BackendInfo {
-  return native().backendInfo();
+  return { ...native().backendInfo(), addon: addonSource().description };
 }
 
 /**
@@ -28,4 +31,17 @@ export function setGemm(kind: 'blas' | 'builtin'): void {
  */
 export function sgemmGflops(n = 1024, iters = 10): number {
   return native().sgemmBench(n, iters);
+}
+
+/**
+ * The backend a model made with `device` would run on, or an Error saying why that device
+ * cannot be used here (no plugin built, no driver, no cuBLAS, ...).
+ */
+export function resolveDevice(device: Device): BackendStatus {
+  const info = backendInfo();
+  const name = device === 'auto' ? info.backend : device;
+  const st = info.backends.find((b) => b.name === name);
+  if (!st) throw new RangeError(`device: got "${device}", expected one of "auto", ${info.backends.map((b) => `"${b.name}"`).join(', ')}`);
+  if (!st.available) throw new Error(`device "${name}" is not available: ${st.reason}`);
+  return st;
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// grwarm-native command line: `train`, `eval`, `info`. `main(argv)` runs the CLI in-process
+// grwarm-native command line: `train`, `eval`, `info`, `sweep`, `report`, `theory`. `main(argv)` runs the CLI in-process
 // and returns the exit code (tests call it directly); run as a program, it sets
 // process.exitCode.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT, EXIT_CODES_HELP, packageVersion, reportError, type CliIO } from './cli/common.js';
+import { buildNativeCommand } from './cli/build-native.js';
 import { evalCommand } from './cli/eval.js';
 import { infoCommand } from './cli/info.js';
+import { reportCommand } from './cli/report.js';
+import { sweepCommand } from './cli/sweep.js';
+import { theoryCommand } from './cli/theory.js';
 import { trainCommand } from './cli/train.js';
 
 export type { CliIO } from './cli/common.js';
@@ -38,12 +42,19 @@ Examples:
   grwarm-native train --resume runs/2025-01-31T12-34-56Z
   grwarm-native eval --checkpoint runs/2025-01-31T12-34-56Z/best.safetensors
   grwarm-native info --json
+  grwarm-native sweep --config examples/repro-small.yaml --parallel 2
+  grwarm-native report runs/repro-small --out docs/repro-small
+  grwarm-native theory --out theory
 ${EXIT_CODES_HELP}`,
     );
   // Subcommands inherit the output configuration and exitOverride from the program.
   program.addCommand(inherit(program, trainCommand(io, setExit)));
   program.addCommand(inherit(program, evalCommand(io, setExit)));
   program.addCommand(inherit(program, infoCommand(io, setExit)));
+  program.addCommand(inherit(program, buildNativeCommand(io, setExit)));
+  program.addCommand(inherit(program, sweepCommand(io, setExit)));
+  program.addCommand(inherit(program, reportCommand(io, setExit)));
+  program.addCommand(inherit(program, theoryCommand(io, setExit)));
   return program;
 }
 

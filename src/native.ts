@@ -1,6 +1,9 @@
-// Loads the compiled addon (prebuilds/ first, then build/Release) and types its surface.
+// Loads the compiled addon and types its surface. Which .node file: $GRWARM_ADDON when set,
+// else what node-gyp-build picks: a local build (build/Release, from `npm run build:native` or
+// `npx grwarm-native build-native`) before the prebuilt binary in prebuilds/<platform>-<arch>/.
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where the package root is: this file is dist/src/native.js or src/native.ts. */
@@ -36,10 +39,26 @@ export interface NativePass {
   count: number;
 }
 
+/** A flat buffer of a model, for readBuffer / writeBuffer / generation. */
+export type NativeBufferKind = 'params' | 'grads' | 'optimizer';
+
+/** A device a model can run on; `auto` picks the first available accelerator, else the CPU. */
+export type Device = 'auto' | 'cpu' | 'cuda';
+
 export interface NativeModelHandle {
   layout(): NativeTensorInfo[];
-  params(): ArrayBuffer;
-  grads(): ArrayBuffer;
+  /** Where the model runs: backend name ("cpu", "cuda") and a one-line description. */
+  device(): { name: string; detail: string };
+  /** Copies a flat buffer (params, grads, optimizer slot `slot`) into `out` (synchronous). */
+  readBuffer(which: NativeBufferKind, slot: number, out: Float32Array | Float64Array): void;
+  /** Replaces a flat buffer with a copy of `src` (synchronous; refused while a call runs). */
+  writeBuffer(which: NativeBufferKind, slot: number, src: Float32Array | Float64Array): void;
+  /** Changes whenever the model changes that buffer (host copies use it to know they are stale). */
+  generation(which: NativeBufferKind): number;
+  /** True while an async call (step, forwardBackward, ...) is in flight. */
+  busy(): boolean;
+  /** Bytes of activation memory a batch of `batch` images needs. */
+  activationBytes(batch: number): number;
   init(seed: number): void;
   paramNorm(): number;
   gradNorm(): number;
@@ -57,15 +76,49 @@ export interface NativeModelHandle {
     labelSmoothing: number,
   ): Promise<Partial<NativePass> & { count: number; logits?: Float32Array }>;
   configureOptimizer(cfg: NativeOptimizerConfig): void;
-  optimizerSlots(): { name: string; buffer: ArrayBuffer }[];
+  optimizerSlotNames(): string[];
   optimizerSteps(): number;
   setOptimizerSteps(steps: number): void;
   step(
     images: Float32Array,
     labels: Int32Array,
-    opts: { lr: number; lambda: number; r: number; seed: number; train?: boolean; labelSmoothing?: number },
+    opts: {
+      lr: number;
+      lambda: number;
+      r: number;
+      seed: number;
+      train?: boolean;
+      labelSmoothing?: number;
+      /** How the GR perturbation is shared: one global one (default) or one per shard/rank. */
+      perturbation?: 'global' | 'local';
+      /** Local mode: perturbation shards of this process's batch (default 1). */
+      shards?: number;
+    },
   ): Promise<NativeStepResult>;
   applyOptimizer(lr: number): Promise<NativeApplyResult>;
+  /** Data-parallel steps over the communicator's ranks (null: a single process). */
+  setCommunicator(comm: NativeCommunicatorHandle | null): void;
+}
+
+/**
+ * This process's place in a data-parallel job (MPI, through libgrwarm_mpi.so). Every method
+ * is a collective: all ranks call it in the same order. Synchronous; never while a step runs.
+ */
+export interface NativeCommunicatorHandle {
+  rank(): number;
+  size(): number;
+  describe(): string;
+  /** Element-wise sum over ranks, in place. */
+  allreduceScalars(values: Float64Array): void;
+  /** Rank `root`'s bytes to every rank, in place (same length everywhere). */
+  broadcast(bytes: Uint8Array, root: number): void;
+  barrier(): void;
+  /** Hashes `values` and compares with rank 0's hash; lists the ranks that differ. */
+  checkReplicas(values: Float32Array | Float64Array): { hash: string; rootHash: string; mismatched: number[] };
+  /** Leaves the job cleanly (MPI_Finalize). */
+  finalize(): void;
+  /** Ends every rank of the job at once (MPI_Abort). */
+  abort(code: number): never;
 }
 
 export interface NativeOptimizerConfig {
@@ -101,10 +154,29 @@ export interface NativeStepResult extends NativeApplyResult {
   secondPass: boolean;
   g1Norm: number;
   timings: NativeStepTimings;
+  /** Data-parallel steps: milliseconds in gradient all-reduces (0 in one process). */
+  commMs?: number;
+  /** Bytes this rank sent for gradient all-reduces (ring model; 0 in one process). */
+  commBytes?: number;
+}
+
+/** One backend of this build and whether it can run here. */
+export interface BackendStatus {
+  name: string;
+  available: boolean;
+  /** Why not, when unavailable (no plugin built, no driver, no cuBLAS, ...). */
+  reason: string;
+  /** What it runs on, when available. */
+  detail: string;
+  /** "built in", or the plugin file it came from. */
+  origin: string;
+  float64: boolean;
 }
 
 export interface BackendInfo {
+  /** The backend `device: 'auto'` picks. */
   backend: string;
+  backends: BackendStatus[];
   gemm: 'blas' | 'builtin';
   blas: string;
   blasAvailable: boolean;
@@ -113,30 +185,82 @@ export interface BackendInfo {
   simd: string;
   cuda: boolean;
   cudaReason: string;
+  /** The .node file in use and why that one (added by backendInfo() in backend.ts). */
+  addon?: string;
 }
 
 export interface NativeAddon {
   NativeModel: new (
     config: NativeVitConfig,
-    options: { precision: 'float32' | 'float64'; seed: number },
+    options: { precision: 'float32' | 'float64'; seed: number; device?: Device },
   ) => NativeModelHandle;
+  /** Joins the MPI job this process was launched in; fails clearly without MPI support. */
+  NativeCommunicator: new (timeoutSec: number) => NativeCommunicatorHandle;
   backendInfo(): BackendInfo;
   setThreads(n: number): number;
+  /** How many distinct CPU threads ran kernel work since the last call (then resets). */
+  threadCensus(): number;
   setGemm(kind: 'blas' | 'builtin'): void;
   sgemmBench(n: number, iters: number): number;
 }
 
 let cached: NativeAddon | undefined;
+let cachedSource: AddonSource | undefined;
+
+/** Where the loaded addon came from. */
+export interface AddonSource {
+  /** Absolute path of the .node file. */
+  path: string;
+  /** 'GRWARM_ADDON' (the variable named it), 'local build' (build/) or 'prebuild' (prebuilds/). */
+  kind: 'GRWARM_ADDON' | 'local build' | 'prebuild';
+  /** One line for `info`: the path relative to the package, and what else was there. */
+  description: string;
+}
+
+/** The command that builds the addon from source in an installed package (see build-native). */
+export const BUILD_NATIVE_COMMAND = 'npx grwarm-native build-native';
 
 /**
  * OpenBLAS's worker threads spin for ~2^28 cycles after each GEMM before sleeping; between
  * GEMMs our OpenMP kernels then share the cores with spinning threads. 2^4 cycles makes them
  * sleep at once: measured 1873 vs 2176 ms per vit-ti batch-128 step on 2 cores. OpenBLAS reads
- * the variable when it is loaded, i.e. with the addon, so it is set just before. A value the
- * user set wins.
+ * the variable when it is opened, which the addon does with dlopen while it initialises, i.e.
+ * during the require() below, so it is set just before. A value the user set wins.
  */
 function tuneBlasThreads(): void {
   process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
+}
+
+/** Which .node file to load (throws node-gyp-build's "No native build was found ..." if none). */
+function resolveAddon(root: string, require: NodeJS.Require): AddonSource {
+  const override = process.env.GRWARM_ADDON;
+  if (override) {
+    const path = resolve(override);
+    if (!existsSync(path)) throw new Error(`GRWARM_ADDON=${override}: no such file`);
+    return { path, kind: 'GRWARM_ADDON', description: `${path} (GRWARM_ADDON)` };
+  }
+  const ngb = require('node-gyp-build') as { resolve?: (dir: string) => string };
+  if (typeof ngb.resolve !== 'function') throw new Error('node-gyp-build has no resolve(): cannot locate the addon');
+  const path = resolve(ngb.resolve(root));
+  const rel = relative(root, path);
+  if (rel.startsWith(`build${sep}`)) {
+    // node-gyp-build prefers a local build over the prebuilt binary; say so when both exist.
+    const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    let prebuilt: string | undefined;
+    try {
+      prebuilt = readdirSync(dir).find((f) => f.endsWith('.node'));
+    } catch {
+      prebuilt = undefined;
+    }
+    const also = prebuilt ? `; preferred over the prebuilt ${relative(root, join(dir, prebuilt))}` : '';
+    return { path, kind: 'local build', description: `${path} (local build${also})` };
+  }
+  return { path, kind: 'prebuild', description: `${path} (prebuilt binary)` };
+}
+
+/** One line: collapses the newlines and indentation of node-gyp-build / dlopen messages. */
+function oneLine(msg: string): string {
+  return msg.replace(/\s+/g, ' ').trim();
 }
 
 /** The addon, loaded once. Fails with a message that says how to build it. */
@@ -145,14 +269,24 @@ export function native(): NativeAddon {
   const require = createRequire(import.meta.url);
   const root = packageRoot();
   tuneBlasThreads();
+  let source: AddonSource | undefined;
   try {
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = load(root);
+    source = resolveAddon(root, require);
+    cached = require(source.path) as NativeAddon;
+    cachedSource = source;
   } catch (err) {
+    const what = source ? `could not load ${source.path}` : 'no native addon for this platform';
     throw new Error(
-      `grwarm-native: could not load the native addon from ${root} (${(err as Error).message}). ` +
-        'Build it with `npm run build:native` (needs cmake, a C++17 compiler and, for speed, libopenblas-dev).',
+      `grwarm-native: ${what} (${oneLine((err as Error).message)}). ` +
+        `Build it from source with \`${BUILD_NATIVE_COMMAND}\` (needs cmake, make and a C++17 compiler; ` +
+        'OpenBLAS, e.g. Debian libopenblas0, is optional and makes it faster).',
     );
   }
   return cached;
+}
+
+/** Which .node file native() loaded (loads it if needed). */
+export function addonSource(): AddonSource {
+  native();
+  return cachedSource!;
 }

@@ -179,7 +179,7 @@ describe('train end to end', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toBe(
       'error: config: --model: got "vit-ti", but the run being resumed has "vit-micro"; a resumed run keeps ' +
-        "its checkpoint's config (only --threads, --out-dir, --data-dir, --checkpoint-every, --keep-last, " +
+        "its checkpoint's config (only --threads, --device, --out-dir, --data-dir, --checkpoint-every, --keep-last, " +
         '--eval-every, --log-every may change)\n',
     );
     const mixed = await cli(['train', '--resume', dir('a'), '--preset', 'quick']);
@@ -260,7 +260,7 @@ describe('train: errors', () => {
     writeFileSync(notCkpt, 'garbage!garbage!');
     const ev = await cli(['eval', '--checkpoint', notCkpt]);
     expect(ev.code).toBe(2);
-    expect(ev.err).toMatch(/^error: .*x\.safetensors: not a safetensors file/);
+    expect(ev.err).toMatch(/^error: .*x\.safetensors: not a valid safetensors file: /);
   });
 
   it('a diverging run stops with a clear message, exit 1, the last checkpoint intact', async () => {

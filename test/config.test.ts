@@ -10,7 +10,10 @@ import {
   PRESET_NAMES,
   RunConfigSchema,
   coerceFlagValue,
+  formatValue,
   fromFlagName,
+  relabelIssues,
+  resolveConfigWithSources,
   getPreset,
   listPresets,
   resolveConfig,
@@ -73,8 +76,11 @@ const DEFAULTS: RunConfig = {
   gr: 'zero-warmup',
   lambda: 0.1,
   r: 0.1,
+  perturbation: 'global',
+  perturbationShards: 1,
   seed: 0,
   threads: 0,
+  device: 'auto',
   outDir: `runs/${STAMP}`,
   checkpointEvery: 1,
   keepLast: 2,
@@ -259,8 +265,11 @@ describe('field validation messages', () => {
     ['dataset', 'imagenet', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist"'],
     ['dataDir', '', 'a non-empty string'],
     ['dataDir', 5, 'a non-empty string'],
-    ['syntheticTrain', 0, 'an integer >= 1'],
-    ['syntheticTest', 1.5, 'an integer >= 1'],
+    ['syntheticTrain', 0, 'an integer from 1 to 1000000'],
+    ['syntheticTrain', 1e9, 'an integer from 1 to 1000000'],
+    ['syntheticTest', 1.5, 'an integer from 1 to 1000000'],
+    ['trainSubset', 0, 'an integer from 1 to 1000000'],
+    ['testSubset', 2.5, 'an integer from 1 to 1000000'],
     ['augment', 'yes', 'true or false'],
     ['valFraction', 1, 'a number >= 0 and < 1'],
     ['optimizer', 'adamw', 'one of "adam", "rmsprop", "sgd"'],
@@ -282,14 +291,19 @@ describe('field validation messages', () => {
     ['epochs', 0, 'an integer >= 1'],
     ['epochs', 2.5, 'an integer >= 1'],
     ['steps', 0, 'an integer >= 1'],
-    ['batchSize', 0, 'an integer >= 1'],
-    ['batchSize', '64', 'an integer >= 1'],
+    ['batchSize', 0, 'an integer from 1 to 65536'],
+    ['batchSize', '64', 'an integer from 1 to 65536'],
+    ['batchSize', 1e9, 'an integer from 1 to 65536'],
     ['gr', 'asam', 'one of "none", "gr", "sam", "r-warmup", "lambda-warmup", "zero-warmup"'],
     ['lambda', -0.1, 'a number >= 0'],
     ['r', -0.1, 'a number >= 0'],
+    ['perturbation', 'sync', 'one of "global", "local"'],
+    ['perturbationShards', 0, 'an integer from 1 to 65536'],
     ['seed', -1, 'an integer from 0 to 4294967295'],
     ['seed', 2 ** 32, 'an integer from 0 to 4294967295'],
-    ['threads', -1, 'an integer >= 0'],
+    ['threads', -1, 'an integer from 0 to 1024'],
+    ['threads', 5000, 'an integer from 0 to 1024'],
+    ['device', 'gpu', 'one of "auto", "cpu", "cuda"'],
     ['outDir', '', 'a non-empty string'],
     ['checkpointEvery', 0, 'an integer >= 1'],
     ['keepLast', 0, 'an integer >= 1'],
@@ -340,7 +354,7 @@ describe('field validation messages', () => {
       `config: ${file}: optimizer: got "adamw", expected one of "adam", "rmsprop", "sgd"`,
       'config: --lr: got -1, expected a number > 0',
       `config: ${file}: epochs: got 0, expected an integer >= 1`,
-      'config: --batch-size: got 0, expected an integer >= 1',
+      'config: --batch-size: got 0, expected an integer from 1 to 65536',
     ]);
   });
 
@@ -492,6 +506,62 @@ describe('config files', () => {
   });
 });
 
+describe('hostile config files (issue 8)', () => {
+  it('deep nesting is rejected before parsing, naming the file (JSON, YAML flow and block)', () => {
+    const json = writeTemp('.json', `{"lr": ${'['.repeat(100000)}${']'.repeat(100000)}}`);
+    expect(errorOf(() => resolveConfig({ configFile: json }))).toBe(
+      `config: ${json}: nested 100001 levels deep, expected a flat mapping of option names to values (at most 32 levels)`,
+    );
+    const flow = writeTemp('.yaml', `lr: ${'['.repeat(10000)}1${']'.repeat(10000)}\n`);
+    expect(errorOf(() => resolveConfig({ configFile: flow }))).toMatch(/: nested 10000 levels deep, expected a flat mapping/);
+    const block = writeTemp('.yaml', `lr:\n${'- '.repeat(3000)}1\n`);
+    expect(errorOf(() => resolveConfig({ configFile: block }))).toMatch(/: nested 3000 levels deep/);
+    // Brackets inside strings and comments do not count.
+    const quoted = writeTemp('.yaml', `dataDir: "${'['.repeat(100)}"\n# ${'{'.repeat(100)}\nlr: 0.002\n`);
+    expect(resolveConfig({ configFile: quoted }).dataDir).toBe('['.repeat(100));
+  });
+
+  it('a YAML alias bomb is rejected, naming the file', () => {
+    const lines = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]'];
+    for (let i = 1; i < 9; i++) lines.push(`l${i}: &l${i} [${Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    const file = writeTemp('.yaml', lines.join('\n'));
+    expect(errorOf(() => resolveConfig({ configFile: file }))).toBe(
+      `config: ${file}: invalid YAML: its aliases expand too far (Excessive alias count indicates a resource exhaustion attack); a config needs at most 100 alias uses`,
+    );
+    // A few plain aliases are fine.
+    const ok = writeTemp('.yaml', 'lr: &x 0.002\nweightDecay: *x\n');
+    expect(resolveConfig({ configFile: ok }).weightDecay).toBe(0.002);
+  });
+
+  it('a file too large to be a config is not read', () => {
+    const file = writeTemp('.yaml', `# ${'x'.repeat(1 << 20)}\n`);
+    expect(errorOf(() => resolveConfig({ configFile: file }))).toBe(
+      `config: ${file}: config file is ${(1 << 20) + 3} bytes, expected at most ${1 << 20} (is it a config file?)`,
+    );
+  });
+
+  it('values from a file keep their source in checks made later (relabelIssues)', () => {
+    const file = writeTemp('.yaml', 'batchSize: 512\n');
+    const { config, sources } = resolveConfigWithSources({ configFile: file, overrides: { lr: '0.01' } });
+    expect(config.batchSize).toBe(512);
+    expect(sources).toMatchObject({ batchSize: file, lr: '--lr' });
+    const late = new ConfigError([
+      { source: '--batch-size', field: 'batchSize', text: '--batch-size: got 512, expected at most the 100 training images' },
+      { source: '--epochs', field: 'epochs', text: '--epochs: got 5, expected more' },
+    ]);
+    expect(relabelIssues(late, sources).message).toBe(
+      `config: ${file}: batchSize: got 512, expected at most the 100 training images\n` +
+        'config: --epochs: got 5, expected more', // a default: how the user would change it
+    );
+  });
+
+  it('formatValue survives values too deep to print', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200000; i++) deep = [deep];
+    expect(formatValue(deep)).toBe('[...]');
+  });
+});
+
 describe('serializeConfig', () => {
   it('is sorted, pretty JSON with a final newline', () => {
     const text = serializeConfig(resolveConfig({ overrides: {}, now: NOW }));
@@ -530,7 +600,7 @@ describe('field table', () => {
     expect(Object.keys(CONFIG_FIELDS)).toEqual(CONFIG_KEYS);
     expect(CONFIG_FIELD_LIST.map((f) => f.key)).toEqual(CONFIG_KEYS);
     expect(new Set(Object.keys(RunConfigSchema.parse({})))).toEqual(
-      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir')),
+      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir' && k !== 'trainSubset' && k !== 'testSubset')),
     );
     const flags = new Set<string>();
     for (const f of CONFIG_FIELD_LIST) {

@@ -8,6 +8,8 @@ import {
   defaultFashionMnistDir,
   loadIdxPair,
   loadMnistLike,
+  MAX_IDX_BYTES,
+  maybeGunzip,
 } from '../src/data/idx.js';
 
 const root = mkdtempSync(join(tmpdir(), 'grwarm-idx-'));
@@ -134,6 +136,35 @@ describe('loadIdxPair', () => {
   it('rejects images larger than 32×32', () => {
     const [ip, lp] = writePair('big', idxImages(1, 34, 34), idxLabels([1]));
     expect(() => loadIdxPair(ip, lp)).toThrow(new RegExp(`${escape(ip)}: images are 34×34`));
+  });
+
+  // Issue 8, item 9: 0×0 images were accepted and trained on as blank images.
+  it.each([
+    ['0x0', [3, 0, 0], 'images are 0×0; expected at least 1×1 and at most 32×32'],
+    ['28x0', [3, 28, 0], 'images are 28×0; expected at least 1×1'],
+    ['no images', [0, 28, 28], 'holds 0 images, expected at least 1'],
+    ['absurd count', [0xffffffff, 28, 28], 'header says 4294967295 images, expected at most 1000000'],
+    ['absurd rows', [1, 0xffffffff, 0xffffffff], 'images are 4294967295×4294967295; expected at least 1×1'],
+  ] as const)('rejects degenerate dimensions (%s), plain and gzipped, naming the file', (name, dims, problem) => {
+    const b = Buffer.alloc(16);
+    b.writeUInt32BE(0x803, 0);
+    dims.forEach((d, i) => b.writeUInt32BE(d >>> 0, 4 + 4 * i));
+    for (const gz of [false, true]) {
+      const [ip, lp] = writePair(`degenerate-${name.replace(/ /g, '-')}`, b, idxLabels([1, 2, 3]), gz);
+      expect(() => loadIdxPair(ip, lp)).toThrow(`${ip}: ${problem}`);
+    }
+  });
+
+  it('rejects an empty label file', () => {
+    const [ip, lp] = writePair('nolabels', idxImages(1), idxLabels([]));
+    expect(() => loadIdxPair(ip, lp)).toThrow(`${lp}: holds 0 labels, expected at least 1`);
+  });
+
+  it('bounds what a gzip file may expand to (1 GiB; shown here with a small bound)', () => {
+    expect(MAX_IDX_BYTES).toBe(2 ** 30);
+    const bomb = gzipSync(Buffer.alloc(4096));
+    expect(() => maybeGunzip(bomb, 'bomb.gz', 4095)).toThrow('bomb.gz: gzip data expands to more than 4095 bytes, too large for an IDX file');
+    expect(maybeGunzip(bomb, 'bomb.gz', 4096).length).toBe(4096);
   });
 });
 

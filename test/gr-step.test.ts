@@ -8,7 +8,7 @@ const cfg = { ...TINY, dropout: 0.1 };
 
 function twin(seed = 3): VitModel {
   const m = createModel(cfg, { seed });
-  randomizeParams(m.params, 17, 0.2);
+  randomizeParams(m, 17, 0.2);
   m.configureOptimizer({ kind: 'adam', weightDecay: 0.05, clip: 2 });
   return m;
 }
@@ -28,9 +28,9 @@ describe('fused GR step', () => {
     const g1 = Float64Array.from(hand.grads);
     const n1 = Math.sqrt(g1.reduce((s, v) => s + v * v, 0));
     const theta = Float32Array.from(hand.params);
-    for (let i = 0; i < g1.length; i++) hand.params[i] = theta[i] + (r * g1[i]) / (n1 + 1e-12);
+    hand.setParams(theta.map((v, i) => v + (r * g1[i]) / (n1 + 1e-12)));
     const second = await hand.forwardBackward(images, labels, { seed: 9 });
-    hand.params.set(theta);
+    hand.setParams(theta);
     await hand.applyOptimizer(1e-3);
 
     expect(res.g1Norm).toBeCloseTo(n1, 9);

@@ -13,7 +13,7 @@ import type { VitConfig } from '../src/model/presets.js';
  */
 async function gradcheck(cfg: VitConfig, opts: { labelSmoothing: number; perTensor: number }): Promise<void> {
   const model = createModel(cfg, { precision: 'float64', seed: 3 });
-  randomizeParams(model.params, 11);
+  randomizeParams(model, 11);
   const { images, labels } = randomBatch(cfg, 3, 5);
   const fb = { seed: 42, train: true, labelSmoothing: opts.labelSmoothing };
   await model.forwardBackward(images, labels, fb);
@@ -22,17 +22,20 @@ async function gradcheck(cfg: VitConfig, opts: { labelSmoothing: number; perTens
   const pick = lcg(99);
   let checked = 0;
   for (const name of model.paramNames) {
-    const p = model.param(name);
+    const p = Float64Array.from(model.param(name)); // host copy; written back with setParam
     const g = analytic.subarray(model.tensors.find((t) => t.name === name)!.offset);
     const count = Math.min(opts.perTensor, p.length);
     for (let k = 0; k < count; k++) {
       const i = k === 0 ? 0 : Math.floor(pick() * p.length);
       const orig = p[i];
       p[i] = orig + h;
+      model.setParam(name, p);
       const lp = (await model.forwardBackward(images, labels, fb)).loss;
       p[i] = orig - h;
+      model.setParam(name, p);
       const lm = (await model.forwardBackward(images, labels, fb)).loss;
       p[i] = orig;
+      model.setParam(name, p);
       const fd = (lp - lm) / (2 * h);
       const err = Math.abs(fd - g[i]);
       if (err > 1e-7 + 1e-5 * Math.abs(g[i])) {
@@ -68,10 +71,10 @@ describe('float32 matches float64', () => {
   it('gradients of the float32 model agree with the float64 model within 1e-4 relative', async () => {
     const cfg: VitConfig = { ...TINY, imageSize: 32, width: 32, depth: 3, heads: 4 };
     const m64 = createModel(cfg, { precision: 'float64', seed: 1 });
-    randomizeParams(m64.params, 7, 0.2);
+    randomizeParams(m64, 7, 0.2);
     const m32 = createModel(cfg, { precision: 'float32', seed: 1 });
-    m32.params.set(m64.params); // rounds each parameter to float32
-    m64.params.set(m32.params); // so both models hold exactly the same values
+    m32.setParams(m64.params); // rounds each parameter to float32
+    m64.setParams(m32.params); // so both models hold exactly the same values
     const { images, labels } = randomBatch(cfg, 8, 9);
     const r64 = await m64.forwardBackward(images, labels, { seed: 5 });
     const r32 = await m32.forwardBackward(images, labels, { seed: 5 });

@@ -9,7 +9,7 @@ describe('determinism and dropout replay', () => {
   it('same step seed: bit-identical loss and gradients; another seed: different masks', async () => {
     const cfg = vitConfig('vit-micro', { dropout: 0.1 });
     const m = createModel(cfg, { seed: 3 });
-    randomizeParams(m.params, 1, 0.1);
+    randomizeParams(m, 1, 0.1);
     const { images, labels } = randomBatch(cfg, 16, 2);
     const r1 = await m.forwardBackward(images, labels, { seed: 77 });
     const g1 = Float32Array.from(m.grads);
@@ -29,8 +29,8 @@ describe('determinism and dropout replay', () => {
     const cfg = vitConfig('vit-micro');
     const a = createModel(cfg, { seed: 9 });
     const b = createModel(cfg, { seed: 9 });
-    randomizeParams(a.params, 4, 0.1);
-    randomizeParams(b.params, 4, 0.1);
+    randomizeParams(a, 4, 0.1);
+    randomizeParams(b, 4, 0.1);
     const { images, labels } = randomBatch(cfg, 8, 1);
     const ra = await a.forwardBackward(images, labels, { seed: 5 });
     const rb = await b.forwardBackward(images, labels, { seed: 5 });
@@ -41,7 +41,7 @@ describe('determinism and dropout replay', () => {
   it('with dropout 0 the step seed changes nothing', async () => {
     const cfg = vitConfig('vit-micro', { dropout: 0 });
     const m = createModel(cfg, { seed: 3 });
-    randomizeParams(m.params, 2, 0.1);
+    randomizeParams(m, 2, 0.1);
     const { images, labels } = randomBatch(cfg, 4, 3);
     const a = await m.forwardBackward(images, labels, { seed: 1 });
     const b = await m.forwardBackward(images, labels, { seed: 2 });
@@ -57,9 +57,10 @@ describe('learning', () => {
     const start = (await m.forwardBackward(images, labels)).loss;
     let loss = start;
     for (let step = 0; step < 300 && loss > 0.05 * start; step++) {
-      const p = m.params;
       const g = m.grads;
-      for (let i = 0; i < p.length; i++) p[i] -= 0.1 * g[i];
+      m.editParams((p) => {
+        for (let i = 0; i < p.length; i++) p[i] -= 0.1 * g[i];
+      });
       loss = (await m.forwardBackward(images, labels)).loss;
     }
     expect(loss).toBeLessThan(0.05 * start);
@@ -70,7 +71,7 @@ describe('learning', () => {
   it('predict returns the eval-mode logits and evaluate agrees with them', async () => {
     const cfg = vitConfig('vit-micro');
     const m = createModel(cfg, { seed: 1 });
-    randomizeParams(m.params, 3, 0.1);
+    randomizeParams(m, 3, 0.1);
     const { images, labels } = randomBatch(cfg, 300, 4); // more than one evaluation chunk
     const logits = await m.predict(images);
     expect(logits.length).toBe(300 * 10);

@@ -31,7 +31,7 @@ function handWritten(tensors: { name: string; shape: number[]; data: Float32Arra
 describe('model safetensors', () => {
   it('save then load restores bit-identical parameters and the metadata', () => {
     const a = createModel(cfg, { seed: 1 });
-    randomizeParams(a.params, 5);
+    randomizeParams(a, 5);
     const path = join(dir, 'a.safetensors');
     a.saveSafetensors(path, { step: '12' });
     const b = createModel(cfg, { seed: 2 });
@@ -42,7 +42,7 @@ describe('model safetensors', () => {
 
   it('loads a file written by hand in the format (other tool, unaligned header padding)', () => {
     const src = createModel(cfg, { seed: 3 });
-    randomizeParams(src.params, 6);
+    randomizeParams(src, 6);
     // Another tool may order tensors differently: write them reversed.
     const tensors = [...src.tensors].reverse().map((t) => ({ name: t.name, shape: t.shape, data: Float32Array.from(src.param(t.name)) }));
     const path = join(dir, 'hand.safetensors');

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../src/io/atomic.js';
 import {
   parseSafetensors,
   readSafetensors,
+  readSafetensorsHeader,
   SafetensorsError,
   writeSafetensors,
   type TensorToWrite,
@@ -228,6 +229,110 @@ describe('corrupt files', () => {
   });
 });
 
+describe('layout checks of the reference reader (issue 8, item 8)', () => {
+  function expectCorrupt(file: Uint8Array, problem: string): void {
+    const path = join(dir, 'layout.safetensors');
+    writeFileSync(path, file);
+    expect(() => readSafetensors(path)).toThrow(`Invalid safetensors file ${path}: ${problem}`);
+    expect(() => parseSafetensors(file, 'mem.safetensors')).toThrow(`Invalid safetensors file mem.safetensors: ${problem}`);
+  }
+  const two = JSON.stringify({
+    a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+    b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+  });
+
+  it('a header length one byte short (every tensor read one byte off) is rejected', () => {
+    const f = handMade(two, f32Data(), 3);
+    const v = new DataView(f.buffer);
+    v.setBigUint64(0, v.getBigUint64(0, true) - 1n, true);
+    expectCorrupt(f, 'the tensors fill 16 bytes but the data section holds 17 (1 byte too many); a wrong header length or trailing bytes');
+    // The same on a file written by the writer (its header is space-padded to 8 bytes).
+    const path = join(dir, 'w.safetensors');
+    writeSafetensors(path, [{ name: 'w', dtype: 'F32', shape: [3], data: Float32Array.from([1, 2, 3]) }]);
+    const w = new Uint8Array(readFileSync(path));
+    const wv = new DataView(w.buffer);
+    wv.setBigUint64(0, wv.getBigUint64(0, true) - 1n, true);
+    writeFileSync(path, w);
+    expect(() => readSafetensors(path)).toThrow(/\(1 byte too many\)|header is not valid JSON/);
+  });
+
+  it('trailing bytes, a gap, data not starting at 0, an empty tensor inside another', () => {
+    expectCorrupt(handMade(JSON.stringify({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } }), f32Data()), 'the tensors fill 12 bytes but the data section holds 16 (4 bytes too many); a wrong header length or trailing bytes');
+    expectCorrupt(
+      handMade(JSON.stringify({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }), f32Data()),
+      '4 unused bytes between tensors "a" (ends at 4) and "b" (begins at 8); tensor data must be contiguous',
+    );
+    expectCorrupt(
+      handMade(JSON.stringify({ a: { dtype: 'F32', shape: [3], data_offsets: [4, 16] } }), f32Data()),
+      'the first tensor "a" begins at data offset 4, expected 0 (tensor data must start the data section)',
+    );
+    expectCorrupt(
+      handMade(JSON.stringify({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, e: { dtype: 'F32', shape: [0], data_offsets: [8, 8] } }), f32Data()),
+      'tensors "a" [0, 16) and "e" [8, 8) overlap',
+    );
+  });
+
+  it('a shape whose byte size is not exact, and a header nested too deep', () => {
+    expectCorrupt(
+      handMade(JSON.stringify({ a: { dtype: 'F64', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 0] } }), new Uint8Array(0)),
+      'tensor "a": shape [1099511627776, 1099511627776] F64 needs more bytes than any file holds, data_offsets [0, 0] give 0',
+    );
+    const deep = `{"a":{"dtype":"F32","shape":${'['.repeat(100)}${']'.repeat(100)},"data_offsets":[0,0]}}`;
+    expectCorrupt(handMade(deep, new Uint8Array(0)), 'header JSON is nested 102 levels deep (at most 64 expected)');
+  });
+
+  it('empty tensors between others are fine when in order', () => {
+    const h = JSON.stringify({
+      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+      e: { dtype: 'F32', shape: [0, 5], data_offsets: [8, 8] },
+      b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+    });
+    const t = parseSafetensors(handMade(h, f32Data()), 'ok.safetensors').tensors;
+    expect([...t.keys()]).toEqual(['a', 'e', 'b']);
+    expect(t.get('e')!.data.length).toBe(0);
+  });
+});
+
+describe('requireFinite', () => {
+  it('rejects NaN/Inf in F32 and F64 tensors, naming the file and the tensor; integers are not checked', () => {
+    const path = join(dir, 'nan.safetensors');
+    writeSafetensors(path, [
+      { name: 'ok', dtype: 'F32', shape: [2], data: Float32Array.from([1, 2]) },
+      { name: 'ints', dtype: 'I32', shape: [1], data: Int32Array.from([-1]) },
+      { name: 'bad', dtype: 'F64', shape: [4], data: Float64Array.from([0, -Infinity, NaN, 1]) },
+    ]);
+    expect(readSafetensors(path).tensors.get('bad')!.data.length).toBe(4); // off by default
+    expect(() => readSafetensors(path, { requireFinite: true })).toThrow(
+      `Rejected safetensors file ${path}: tensor "bad" holds 2 non-finite values (the first, at index 1, is -Infinity)`,
+    );
+    const err = (() => {
+      try {
+        parseSafetensors(readFileSync(path), 'mem', { requireFinite: true });
+      } catch (e) {
+        return e as SafetensorsError;
+      }
+    })();
+    expect(err).toBeInstanceOf(SafetensorsError);
+    expect([err!.file, err!.verb, err!.problem]).toEqual(['mem', 'Rejected', 'tensor "bad" holds 2 non-finite values (the first, at index 1, is -Infinity)']);
+  });
+});
+
+describe('readSafetensorsHeader', () => {
+  it('checks the header as fully as the full reader, without reading the data', () => {
+    const path = join(dir, 'h.safetensors');
+    writeSafetensors(path, [{ name: 'w', dtype: 'F32', shape: [2, 2], data: new Float32Array(4) }], { k: 'v' });
+    const h = readSafetensorsHeader(path);
+    expect(h.metadata).toEqual({ k: 'v' });
+    expect(h.entries).toEqual([{ name: 'w', dtype: 'F32', shape: [2, 2], begin: 0, end: 16 }]);
+    expect(h.dataStart % 8).toBe(0);
+    truncateSync(path, readFileSync(path).length - 1);
+    expect(() => readSafetensorsHeader(path)).toThrow(/tensor "w": data_offsets end 16 is beyond the data section \(15 bytes\)/);
+    expect(() => readSafetensorsHeader(join(dir, 'none.safetensors'))).toThrow(
+      `cannot read ${join(dir, 'none.safetensors')}: no such file or directory (ENOENT)`,
+    );
+  });
+});
+
 describe('writer validation', () => {
   const cases: Array<[string, TensorToWrite[], RegExp]> = [
     ['length', [{ name: 'w', dtype: 'F32', shape: [2, 3], data: new Float32Array(5) }], /tensor "w" shape \[2, 3\] has 6 elements but data has 5/],
@@ -293,8 +398,9 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(target)).toEqual(['keep']);
   });
 
-  it('fails cleanly when the directory does not exist', () => {
-    expect(() => writeFileAtomic(join(dir, 'missing', 'x.bin'), [new Uint8Array(1)])).toThrow(/ENOENT/);
+  it('fails cleanly when the directory does not exist, naming the target and the reason', () => {
+    const target = join(dir, 'missing', 'x.bin');
+    expect(() => writeFileAtomic(target, [new Uint8Array(1)])).toThrow(`cannot write ${target}: no such file or directory (ENOENT)`);
     expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -71,7 +71,7 @@ describe('metrics file', () => {
 describe('run directory', () => {
   it('lists, prunes and locates checkpoints; refuses a used directory', () => {
     const d = join(tmp, 'run');
-    prepareNewRunDir(d);
+    prepareNewRunDir(d).lock.release();
     expect(() => locateResume(d)).toThrow(UsageError);
     for (const s of [3, 12, 7]) writeFileSync(join(d, 'checkpoints', checkpointFileName(s)), '');
     writeFileSync(join(d, 'config.json'), '{}');
@@ -149,7 +149,9 @@ describe('checkpoints', () => {
     expect(Buffer.from(other.params.buffer).equals(Buffer.from(model.params.buffer))).toBe(true);
     expect(other.optimizerState()[1].data).toEqual(model.optimizerState()[1].data);
 
-    model.params[0] = NaN;
+    model.editParams((p) => {
+      p[0] = NaN;
+    });
     const bad = join(tmp, 'bad.safetensors');
     expect(() => saveCheckpoint(bad, model, meta)).toThrow(/parameters are not finite/);
     expect(existsSync(bad)).toBe(false);

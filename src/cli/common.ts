@@ -30,9 +30,11 @@ export const EXIT = {
 export const EXIT_CODES_HELP = `
 Exit codes:
   0    success
-  1    runtime error: data files, I/O, training diverged (NaN/Inf loss or gradient)
+  1    runtime error: data files, I/O (disk full, ...), training diverged (NaN/Inf
+       loss or gradient)
   2    usage or configuration error: unknown option, bad value, bad config file,
-       unusable --resume/--checkpoint path
+       unusable --resume/--checkpoint path or checkpoint, an --out-dir that cannot be
+       created or is in use by another run
   130  stopped by SIGINT (Ctrl-C): the step in flight finishes and a checkpoint is
        written; a second Ctrl-C quits at once without one
   143  stopped by SIGTERM (checkpoint written as for SIGINT)

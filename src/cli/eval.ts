@@ -1,7 +1,16 @@
 // `grwarm-native eval --checkpoint FILE`: test loss and error of a checkpoint. The model shape
 // and the data set come from the checkpoint's metadata; the data flags may point elsewhere.
 import { Command, Option } from 'commander';
-import { coerceFlagValue, toFlagName, validateConfig, type ConfigKey } from '../config/index.js';
+import {
+  ConfigError,
+  coerceFlagValue,
+  relabelIssues,
+  toFlagName,
+  validateConfig,
+  type ConfigKey,
+  type SourceMap,
+} from '../config/index.js';
+import { SafetensorsError } from '../io/safetensors.js';
 import { setThreads } from '../backend.js';
 import { createModel } from '../model/vit-model.js';
 import { OPTIMIZER_PREFIX, readCheckpointMeta } from '../train/checkpoint.js';
@@ -13,7 +22,7 @@ import { EXIT, EXIT_CODES_HELP, type CliIO } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
 
 /** Config fields `eval` accepts as flags. */
-const EVAL_KEYS: readonly ConfigKey[] = ['dataset', 'dataDir', 'syntheticTrain', 'syntheticTest', 'threads'];
+const EVAL_KEYS: readonly ConfigKey[] = ['dataset', 'dataDir', 'syntheticTrain', 'syntheticTest', 'threads', 'device'];
 
 export function evalCommand(io: CliIO, setExit: (code: number) => void): Command {
   const cmd = new Command('eval')
@@ -39,10 +48,19 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
   const merged: Record<string, unknown> = { ...meta.config };
   const overrides = configOverrides(flags);
   for (const [k, v] of Object.entries(overrides)) merged[k] = coerceFlagValue(k, v);
-  const cfg = validateConfig(merged, Object.fromEntries(Object.keys(overrides).map((k) => [k, toFlagName(k)])));
+  // Values not given as flags come from the checkpoint: say so in messages about them.
+  const sources: SourceMap = Object.fromEntries(Object.keys(merged).map((k) => [k, `checkpoint ${path}`]));
+  for (const k of Object.keys(overrides)) sources[k] = toFlagName(k);
+  const cfg = validateConfig(merged, sources);
   setThreads(cfg.threads);
 
-  const data = loadRunData({ ...cfg, valFraction: 0 });
+  let data;
+  try {
+    data = loadRunData({ ...cfg, valFraction: 0 });
+  } catch (err) {
+    throw err instanceof ConfigError ? relabelIssues(err, sources) : err;
+  }
+  if (data.test.count === 0) throw new Error(`data set ${cfg.dataset}: the test split is empty; expected at least one image`);
   const mc = meta.modelConfig;
   if (data.test.channels !== mc.channels || data.test.numClasses !== mc.numClasses || data.test.height !== mc.imageSize) {
     throw new CheckpointError(
@@ -51,11 +69,12 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
         `${cfg.dataset} has ${data.test.channels}-channel ${data.test.height}x${data.test.width} images in ${data.test.numClasses} classes`,
     );
   }
-  const model = createModel(mc, { seed: 0 });
+  const model = createModel(mc, { seed: 0, device: cfg.device });
   try {
+    // Rejects NaN/Inf weights with the tensor's name, as training's readCheckpoint does.
     model.loadSafetensors(path, [OPTIMIZER_PREFIX]);
   } catch (err) {
-    throw new CheckpointError(path, (err as Error).message);
+    throw new CheckpointError(path, err instanceof SafetensorsError ? err.problem : (err as Error).message);
   }
   const r = await evaluateDataset(model, data.test);
   const result = {

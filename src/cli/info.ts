@@ -1,6 +1,7 @@
-// `grwarm-native info`: version, native backend, BLAS, threads, SIMD, CUDA (and why not).
+// `grwarm-native info`: version, native backends (and why one is unavailable), BLAS, threads, SIMD.
 import { Command, Option } from 'commander';
-import { backendInfo } from '../backend.js';
+import { backendInfo, resolveDevice, type Device } from '../backend.js';
+import { DEVICES } from '../config/schema.js';
 import { EXIT, EXIT_CODES_HELP, packageVersion, type CliIO } from './common.js';
 
 export function infoCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -8,8 +9,11 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
     .summary('version, native backend, BLAS, threads, SIMD and CUDA availability')
     .description('Print the package version and what the native addon runs on.')
     .addOption(new Option('--json', 'print one JSON object'))
+    .addOption(
+      new Option('--device <device>', 'check that this device can run here (exit 1 with the reason if not)').choices([...DEVICES]),
+    )
     .addHelpText('after', EXIT_CODES_HELP)
-    .action((flags: { json?: boolean }) => {
+    .action((flags: { json?: boolean; device?: Device }) => {
       const b = backendInfo();
       const info = {
         version: packageVersion(),
@@ -17,14 +21,29 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
         platform: `${process.platform}-${process.arch}`,
         ...b,
       };
+      if (flags.device) {
+        try {
+          const st = resolveDevice(flags.device);
+          io.stdout.write(flags.json ? JSON.stringify(st) + '\n' : `device ${flags.device}: ${st.name} (${st.detail})\n`);
+          setExit(EXIT.OK);
+        } catch (err) {
+          io.stderr.write(`grwarm-native info: ${(err as Error).message}\n`);
+          setExit(EXIT.RUNTIME);
+        }
+        return;
+      }
       if (flags.json) {
         io.stdout.write(JSON.stringify(info) + '\n');
       } else {
         const lines = [
           `grwarm-native ${info.version}`,
           `node:     ${info.node} (${info.platform})`,
-          `backend:  ${b.backend}`,
-          `blas:     ${b.blasAvailable ? b.blas : 'none in this build'}`,
+          `backend:  ${b.backend} (what --device auto picks)`,
+          ...b.backends.map(
+            (d) => `  ${d.name.padEnd(5)} ${d.available ? `available: ${d.detail}` : `not available: ${d.reason}`}`,
+          ),
+          `addon:    ${b.addon ?? 'unknown'}`,
+          `blas:     ${b.blas}`,
           `gemm:     ${b.gemm === 'blas' ? 'BLAS' : 'built-in kernel'}`,
           `threads:  ${b.threads} (hardware threads: ${b.hardwareThreads})`,
           `simd:     ${b.simd}`,

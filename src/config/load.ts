@@ -8,9 +8,10 @@
  * undoes a preset's `steps`). Every problem of every layer is reported at once in one
  * `ConfigError`, each line naming where the bad value came from (file path or `--flag`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import YAML from 'yaml';
+import { reasonText } from '../io/fs-errors.js';
 import { getPreset } from './presets.js';
 import {
   CONFIG_FIELDS,
@@ -45,6 +46,15 @@ export interface ResolveOptions {
 
 /** The full, validated run configuration from its layers; throws `ConfigError`. */
 export function resolveConfig(options: ResolveOptions): RunConfig {
+  return resolveConfigWithSources(options).config;
+}
+
+/**
+ * As resolveConfig, plus where each field's value came from (`--flag`, the config file's
+ * path, `preset "name"`; absent for defaults), so that later checks that need the data set
+ * (batch size against the number of images, ...) can name the right source.
+ */
+export function resolveConfigWithSources(options: ResolveOptions): { config: RunConfig; sources: SourceMap } {
   const { preset, configFile, overrides = {}, now = new Date() } = options;
   const merged: Record<string, unknown> = {};
   const sources: SourceMap = {};
@@ -83,7 +93,7 @@ export function resolveConfig(options: ResolveOptions): RunConfig {
   if (issues.length > 0 || !result.success) throw new ConfigError(issues);
 
   const cfg = result.data;
-  return { ...cfg, outDir: resolveOutDir(cfg.outDir, now) };
+  return { config: { ...cfg, outDir: resolveOutDir(cfg.outDir, now) }, sources };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -95,6 +105,13 @@ const notAMapping = (path: string, value: unknown): ConfigError =>
     { source: path, text: `${path}: got ${formatValue(value)}, expected a mapping of option names to values` },
   ]);
 
+/** Config files are a few hundred bytes; anything this big is not one. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+/** A config is one flat mapping; deeper nesting than this is hostile or broken. */
+export const MAX_CONFIG_DEPTH = 32;
+
+const fileIssue = (path: string, text: string): ConfigError => new ConfigError([{ source: path, text: `${path}: ${text}` }]);
+
 /**
  * Read one config file as a raw layer (not validated: keys and values are checked by
  * `resolveConfig`). YAML for `.yaml`/`.yml`, JSON for `.json`. An empty YAML file is `{}`.
@@ -103,25 +120,41 @@ const notAMapping = (path: string, value: unknown): ConfigError =>
 export function loadConfigFile(path: string): Record<string, unknown> {
   const ext = extname(path).toLowerCase();
   if (ext !== '.yaml' && ext !== '.yml' && ext !== '.json') {
-    throw new ConfigError([
-      {
-        source: path,
-        text: `${path}: unsupported config file extension ${JSON.stringify(ext)}, expected .yaml, .yml or .json`,
-      },
-    ]);
+    throw fileIssue(path, `unsupported config file extension ${JSON.stringify(ext)}, expected .yaml, .yml or .json`);
   }
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw fileIssue(path, `config file is ${size} bytes, expected at most ${MAX_CONFIG_BYTES} (is it a config file?)`);
+    }
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
-    throw new ConfigError([{ source: path, text: `${path}: cannot read config file (${why})` }]);
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : reasonText(e.code, e.message);
+    throw fileIssue(path, `cannot read config file (${why})`);
   }
+  return parseConfigText(text, path);
+}
+
+/**
+ * Parse the text of a config file (`path` gives the format by its extension and names the
+ * file in messages). Pure: the fuzz tests call it on mutated texts.
+ */
+export function parseConfigText(text: string, path: string): Record<string, unknown> {
+  const isJson = extname(path).toLowerCase() === '.json';
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // BOM
+  if (text.length > MAX_CONFIG_BYTES) throw fileIssue(path, `config text is ${text.length} characters, expected at most ${MAX_CONFIG_BYTES}`);
+  // Before parsing: the parsers recurse per nesting level, and a stack overflow deep inside
+  // a library is not always a catchable error.
+  const depth = nestingDepth(text, !isJson);
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw fileIssue(path, `nested ${depth} levels deep, expected a flat mapping of option names to values (at most ${MAX_CONFIG_DEPTH} levels)`);
+  }
 
   let value: unknown;
-  if (ext === '.json') {
+  if (isJson) {
     try {
       value = JSON.parse(text);
     } catch (err) {
@@ -131,10 +164,15 @@ export function loadConfigFile(path: string): Record<string, unknown> {
         .replace(/ in JSON at position \d+.*$/s, '')
         .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '')
         .replace(/\n/g, '\\n');
-      throw new ConfigError([{ source: path, text: `${path}: line ${line}, column ${col}: invalid JSON: ${msg}` }]);
+      throw fileIssue(path, `line ${line}, column ${col}: invalid JSON: ${msg}`);
     }
   } else {
-    const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    let doc: YAML.Document;
+    try {
+      doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    } catch (err) {
+      throw fileIssue(path, `invalid YAML: ${(err as Error).message}`);
+    }
     if (doc.errors.length > 0) {
       throw new ConfigError(
         doc.errors.map((e) => {
@@ -145,11 +183,67 @@ export function loadConfigFile(path: string): Record<string, unknown> {
         }),
       );
     }
-    value = doc.toJS();
+    try {
+      // maxAliasCount bounds what aliases may expand to: a "billion laughs" file fails here.
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (err) {
+      const msg = (err as Error).message;
+      throw fileIssue(
+        path,
+        /alias/i.test(msg)
+          ? `invalid YAML: its aliases expand too far (${msg}); a config needs at most ${MAX_ALIAS_COUNT} alias uses`
+          : `invalid YAML: ${msg}`,
+      );
+    }
     if (value === null || value === undefined) value = {}; // empty file, or only comments
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw notAMapping(path, value);
   return value as Record<string, unknown>;
+}
+
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * Nesting depth of a JSON or YAML text, without parsing it: flow brackets outside quoted
+ * strings and comments, and for YAML also the block indentation (leading spaces, `- `, `? `
+ * of a line, each at least one level). An over-estimate for odd texts, which is fine: real
+ * config files are flat.
+ */
+export function nestingDepth(text: string, yaml: boolean): number {
+  let depth = 0;
+  let max = 0;
+  let quote = 0; // the open quote character, or 0
+  let lineStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === 0x5c && quote === 0x22) i++; // backslash escape in a double-quoted string
+      else if (c === quote) quote = 0;
+      continue;
+    }
+    if (c === 0x0a) {
+      lineStart = true;
+      continue;
+    }
+    if (yaml && lineStart) {
+      // Block structure: the run of indentation and indicators opening the line.
+      let j = i;
+      while (j < text.length && (text[j] === ' ' || text[j] === '\t' || ((text[j] === '-' || text[j] === '?') && /[ \t\n]/.test(text[j + 1] ?? '\n')))) j++;
+      max = Math.max(max, depth + Math.ceil((j - i) / 2));
+      lineStart = false;
+      i = j - 1;
+      continue;
+    }
+    lineStart = false;
+    // In YAML a quote opens a string only at the start of a scalar (`o'neil` is plain text).
+    const tokenStart = !yaml || /[\s:,[{]/.test(text[i - 1] ?? ' ');
+    if ((c === 0x22 || (yaml && c === 0x27)) && tokenStart) quote = c;
+    else if (yaml && c === 0x23) {
+      while (i + 1 < text.length && text.charCodeAt(i + 1) !== 0x0a) i++; // comment
+    } else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return max;
 }
 
 /**

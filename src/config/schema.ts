@@ -24,6 +24,8 @@ export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
 export const WD_MASKS = ['all', 'timm'] as const;
 export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
 export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
+export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export const PERTURBATIONS = ['global', 'local'] as const;
 
 export type ModelName = (typeof MODELS)[number];
 export type GeluKind = (typeof GELUS)[number];
@@ -32,6 +34,7 @@ export type OptimizerName = (typeof OPTIMIZERS)[number];
 export type WdMask = (typeof WD_MASKS)[number];
 export type ScheduleName = (typeof SCHEDULES)[number];
 export type GrPolicy = (typeof GR_POLICIES)[number];
+export type Perturbation = (typeof PERTURBATIONS)[number];
 
 /** Side of the (square) input images every data set is brought to. */
 export const IMAGE_SIZE = 32;
@@ -39,6 +42,14 @@ export const IMAGE_SIZE = 32;
 export const PATCH_SIZES = [1, 2, 4, 8, 16, 32] as const;
 /** Largest seed (seeds are unsigned 32-bit integers). */
 export const MAX_SEED = 2 ** 32 - 1;
+/**
+ * Upper bounds of the size fields: far above any run this package is for, low enough that a
+ * typo (an extra digit or three) is a clear config error instead of a failed allocation
+ * (`Invalid typed array length`) after the data set was half built.
+ */
+export const MAX_IMAGES = 1_000_000;
+export const MAX_BATCH = 65_536;
+export const MAX_THREADS = 1024;
 /** Placeholder in `outDir` replaced by a timestamp at load time (see `resolveOutDir`). */
 export const TIMESTAMP_PLACEHOLDER = '<timestamp>';
 
@@ -67,8 +78,11 @@ const fieldShape = {
   // data
   dataset: z.enum(DATASETS).default('synthetic'),
   dataDir: z.string().min(1).optional(),
-  syntheticTrain: int().gte(1).default(10000),
-  syntheticTest: int().gte(1).default(2000),
+  syntheticTrain: int().gte(1).lte(MAX_IMAGES).default(10000),
+  syntheticTest: int().gte(1).lte(MAX_IMAGES).default(2000),
+  /** Absent → the whole split. A fixed random subset, the same for every run seed. */
+  trainSubset: int().gte(1).lte(MAX_IMAGES).optional(),
+  testSubset: int().gte(1).lte(MAX_IMAGES).optional(),
   augment: z.boolean().default(true),
   valFraction: unit().default(0),
 
@@ -90,16 +104,19 @@ const fieldShape = {
   warmupEpochs: num().gte(0).default(1),
   epochs: int().gte(1).default(5),
   steps: int().gte(1).optional(),
-  batchSize: int().gte(1).default(64),
+  batchSize: int().gte(1).lte(MAX_BATCH).default(64),
 
   // gradient regularization
   gr: z.enum(GR_POLICIES).default('zero-warmup'),
   lambda: num().gte(0).default(0.1),
   r: num().gte(0).default(0.1),
+  perturbation: z.enum(PERTURBATIONS).default('global'),
+  perturbationShards: int().gte(1).lte(MAX_BATCH).default(1),
 
   // run
   seed: int().gte(0).lte(MAX_SEED).default(0),
-  threads: int().gte(0).default(0),
+  threads: int().gte(0).lte(MAX_THREADS).default(0),
+  device: z.enum(DEVICES).default('auto'),
   outDir: z.string().min(1).default(`runs/${TIMESTAMP_PLACEHOLDER}`),
   checkpointEvery: int().gte(1).default(1),
   keepLast: int().gte(1).default(2),
@@ -173,6 +190,29 @@ const warmupRule = rule(['warmupEpochs', 'epochs', 'steps'], (cfg, ctx) => {
   }
 });
 
+const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cfg, ctx) => {
+  if (typeof cfg.perturbationShards !== 'number' || cfg.perturbationShards === 1) return;
+  if (cfg.perturbation !== 'local') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['perturbationShards'],
+      input: cfg.perturbationShards,
+      params: { configRule: true },
+      message:
+        `got ${cfg.perturbationShards}, but shards with their own perturbations are the local mode: ` +
+        `add --perturbation local (perturbation is ${formatValue(cfg.perturbation)})`,
+    });
+  } else if (cfg.perturbationShards > cfg.batchSize) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['perturbationShards'],
+      input: cfg.perturbationShards,
+      params: { configRule: true },
+      message: `got ${cfg.perturbationShards}, expected at most batchSize = ${cfg.batchSize} (a shard holds at least one image)`,
+    });
+  }
+});
+
 /**
  * The run configuration schema. Input: any subset of the fields (strict: unknown keys are
  * errors). Output: every field resolved (`momentum` from the optimizer when absent).
@@ -180,7 +220,7 @@ const warmupRule = rule(['warmupEpochs', 'epochs', 'steps'], (cfg, ctx) => {
  */
 export const RunConfigSchema = z
   .strictObject(fieldShape)
-  .check(grRule, warmupRule)
+  .check(grRule, warmupRule, shardsRule)
   .transform((cfg) => ({ ...cfg, momentum: cfg.momentum ?? defaultMomentum(cfg.optimizer) }));
 
 /** A fully-resolved run configuration. */
@@ -233,6 +273,7 @@ const UNIT = 'a number >= 0 and < 1';
 const POS = 'a number > 0';
 const NONNEG = 'a number >= 0';
 const intAtLeast = (n: number) => `an integer >= ${n}`;
+const intFromTo = (lo: number, hi: number) => `an integer from ${lo} to ${hi}`;
 const BOOL = 'true or false';
 const NONEMPTY = 'a non-empty string';
 
@@ -253,10 +294,14 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'data set; synthetic needs no files' },
   dataDir: { group: 'data', kind: 'string', valueName: '<dir>', expected: NONEMPTY, defaultText: '(none)',
     description: 'directory holding the data set files' },
-  syntheticTrain: { group: 'data', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+  syntheticTrain: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, MAX_IMAGES),
     description: 'number of synthetic training images' },
-  syntheticTest: { group: 'data', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+  syntheticTest: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, MAX_IMAGES),
     description: 'number of synthetic test images' },
+  trainSubset: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, MAX_IMAGES), defaultText: '(all)',
+    description: 'train on a fixed random subset of n training images (the same subset for every seed)' },
+  testSubset: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, MAX_IMAGES), defaultText: '(all)',
+    description: 'evaluate on a fixed random subset of n test images (the same subset for every seed)' },
   augment: { group: 'data', kind: 'boolean', negatable: true, expected: BOOL,
     description: 'training augmentation: reflect-pad 4, random 32x32 crop, horizontal flip' },
   valFraction: { group: 'data', kind: 'number', valueName: '<f>', expected: UNIT,
@@ -294,7 +339,7 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'number of training epochs' },
   steps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1), defaultText: '(from epochs)',
     description: 'total number of optimizer steps; overrides epochs when set' },
-  batchSize: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
+  batchSize: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intFromTo(1, MAX_BATCH),
     description: 'mini-batch size' },
 
   gr: { group: 'gr', kind: 'enum', choices: GR_POLICIES, valueName: '<policy>', expected: oneOf(GR_POLICIES),
@@ -303,11 +348,17 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'GR strength lambda (alpha = lambda / r; ignored by sam, where alpha = 1)' },
   r: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
     description: 'GR / SAM perturbation radius r' },
+  perturbation: { group: 'gr', kind: 'enum', choices: PERTURBATIONS, valueName: '<mode>', expected: oneOf(PERTURBATIONS),
+    description: 'global: one perturbation from the whole (global) batch; local: one per rank/shard (the paper\'s JAX code, SAM m-sharpness)' },
+  perturbationShards: { group: 'gr', kind: 'integer', valueName: '<k>', expected: intFromTo(1, MAX_BATCH),
+    description: 'local mode: split each process\'s batch into k shards, each with its own perturbation' },
 
-  seed: { group: 'run', kind: 'integer', valueName: '<n>', expected: `an integer from 0 to ${MAX_SEED}`,
+  seed: { group: 'run', kind: 'integer', valueName: '<n>', expected: intFromTo(0, MAX_SEED),
     description: 'random seed (init, data order, augmentation, dropout)' },
-  threads: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(0),
+  threads: { group: 'run', kind: 'integer', valueName: '<n>', expected: intFromTo(0, MAX_THREADS),
     description: 'CPU threads for the native code; 0 = auto' },
+  device: { group: 'run', kind: 'enum', choices: DEVICES, valueName: '<device>', expected: oneOf(DEVICES),
+    description: 'where the model runs: cuda, cpu, or auto (cuda when available here, else cpu); see `grwarm-native info`' },
   outDir: { group: 'run', kind: 'string', valueName: '<dir>', expected: NONEMPTY,
     description: `run directory; ${TIMESTAMP_PLACEHOLDER} is replaced by the start time` },
   checkpointEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
@@ -374,7 +425,8 @@ export function formatValue(value: unknown): string {
     try {
       s = JSON.stringify(value) ?? String(value);
     } catch {
-      s = String(value);
+      // Cyclic or too deep to stringify (String() of a deep array would overflow the stack too).
+      s = Array.isArray(value) ? '[...]' : typeof value === 'object' ? '{...}' : String(value);
     }
   }
   return s.length > 80 ? s.slice(0, 77) + '...' : s;
@@ -479,6 +531,25 @@ export function fieldLabel(field: string, source?: string): string {
 
 /** Where each key's value came from (file path, `--flag`, `preset "x"`). */
 export type SourceMap = Partial<Record<string, string>>;
+
+/**
+ * Checks made after loading (against the data set) label their issues with the field's
+ * flag; this puts the real source in, so a value from a config file is reported as
+ * `run.yaml: batchSize: got ...`, not as a flag the user never gave. Defaults keep the flag
+ * (that is how the user would change them).
+ */
+export function relabelIssues(err: ConfigError, sources: SourceMap): ConfigError {
+  let changed = false;
+  const issues = err.issues.map((i) => {
+    if (i.field === undefined || !isConfigKey(i.field)) return i;
+    const flag = toFlagName(i.field);
+    const real = sources[i.field];
+    if (i.source !== flag || real === undefined || real === flag || !i.text.startsWith(`${flag}:`)) return i;
+    changed = true;
+    return { ...i, source: real, text: fieldLabel(i.field, real) + i.text.slice(flag.length) };
+  });
+  return changed ? new ConfigError(issues) : err;
+}
 
 /**
  * Turn zod issues into config issues (one per field; each with the field's `expected`

@@ -31,6 +31,22 @@ export interface TrainBatchSpec {
   batchSize: number;
   /** Pad-crop-flip augmentation on (training) or plain normalisation. */
   augment: boolean;
+  /**
+   * Data-parallel runs: build only samples [offset, offset + count) of the batch (this rank's
+   * shard), exactly as they are in the whole batch, into positions 0..count-1. The union of
+   * the ranks' shards is the single-process batch. Absent: the whole batch.
+   */
+  shard?: { offset: number; count: number };
+}
+
+/**
+ * The shard of a global batch of `batchSize` that rank `rank` of `size` takes: consecutive
+ * samples in rank order, the first batchSize mod size ranks one more than the rest.
+ */
+export function rankShard(batchSize: number, rank: number, size: number): { offset: number; count: number } {
+  const base = Math.floor(batchSize / size);
+  const extra = batchSize % size;
+  return { offset: rank * base + Math.min(rank, extra), count: base + (rank < extra ? 1 : 0) };
 }
 
 /** Training steps per epoch: the last partial batch is dropped (SPEC 5: 50000/256 → 195). */
@@ -87,24 +103,31 @@ export function makeTrainBatch(ds: Dataset, spec: TrainBatchSpec, out?: Batch): 
         `(${ds.count} samples, batch ${batchSize}, last partial batch dropped)`,
     );
   }
-  const b = out ?? allocBatch(ds, batchSize);
-  checkBuffers(b, ds, batchSize);
+  const first = spec.shard?.offset ?? 0;
+  const count = spec.shard?.count ?? batchSize;
+  if (spec.shard && !(Number.isInteger(first) && Number.isInteger(count) && first >= 0 && count >= 1 && first + count <= batchSize)) {
+    throw new Error(`makeTrainBatch: shard ${JSON.stringify(spec.shard)} is not inside a batch of ${batchSize}`);
+  }
+  const b = out ?? allocBatch(ds, count);
+  checkBuffers(b, ds, count);
   const order = epochOrder(ds, seed, epoch);
   const lut = lutFor(ds);
   const size = imageSize(ds);
   const rng = spec.augment ? new Rng(deriveSeed(seed, epoch, index, AUG_STREAM)) : undefined;
   const aug: AugParams = { ...IDENTITY_AUG };
-  for (let j = 0; j < batchSize; j++) {
+  for (let j = 0; j < first + count; j++) {
     const n = order[index * batchSize + j];
     if (rng) {
+      // Every sample's draws are made (they come from one stream), a shard keeps its own.
       aug.dy = rng.nextInt(2 * PAD + 1);
       aug.dx = rng.nextInt(2 * PAD + 1);
       aug.flip = rng.nextInt(2) === 1;
     }
-    augmentInto(ds, n, aug, lut, b.images, j * size);
-    b.labels[j] = ds.labels[n];
+    if (j < first) continue;
+    augmentInto(ds, n, aug, lut, b.images, (j - first) * size);
+    b.labels[j - first] = ds.labels[n];
   }
-  b.count = batchSize;
+  b.count = count;
   return b;
 }
 

@@ -33,23 +33,30 @@ function readRecords(
   fmt: RecordFormat,
   meta: { name: string; mean: number[]; std: number[] },
 ): Dataset {
+  return parseRecords(paths.map((p) => ({ name: p, buf: readBytes(p) })), fmt, meta);
+}
+
+/** Record files already in memory (`name` is used in messages) into a single Dataset. */
+function parseRecords(
+  files: { name: string; buf: Uint8Array }[],
+  fmt: RecordFormat,
+  meta: { name: string; mean: number[]; std: number[] },
+): Dataset {
   const labelBytes = fmt.labelFields.length;
   const recSize = labelBytes + PIXELS;
-  const buffers = paths.map((p) => {
-    const buf = readBytes(p);
+  for (const { name, buf } of files) {
     if (buf.length === 0 || buf.length % recSize !== 0) {
       throw new Error(
-        `${p}: size ${buf.length} bytes is not a positive multiple of the record size ` +
+        `${name}: size ${buf.length} bytes is not a positive multiple of the record size ` +
           `${recSize} (${fmt.description}); file truncated or not in this format`,
       );
     }
-    return buf;
-  });
-  const count = buffers.reduce((s, b) => s + b.length / recSize, 0);
+  }
+  const count = files.reduce((s, f) => s + f.buf.length / recSize, 0);
   const images = new Uint8Array(count * PIXELS);
   const labels = new Int32Array(count);
   let n = 0;
-  buffers.forEach((buf, f) => {
+  for (const { name, buf } of files) {
     const recs = buf.length / recSize;
     for (let r = 0; r < recs; r++, n++) {
       const off = r * recSize;
@@ -57,7 +64,7 @@ function readRecords(
         const v = buf[off + i];
         if (v >= field.numClasses) {
           throw new Error(
-            `${paths[f]}: ${field.name} ${v} out of range [0, ${field.numClasses - 1}] ` +
+            `${name}: ${field.name} ${v} out of range [0, ${field.numClasses - 1}] ` +
               `in record ${r} (0-based)`,
           );
         }
@@ -65,7 +72,7 @@ function readRecords(
       labels[n] = buf[off + fmt.keep];
       images.set(buf.subarray(off + labelBytes, off + recSize), n * PIXELS);
     }
-  });
+  }
   return {
     name: meta.name,
     images,
@@ -80,16 +87,40 @@ function readRecords(
   };
 }
 
+const CIFAR10_FORMAT: RecordFormat = {
+  labelFields: [{ name: 'label', numClasses: 10 }],
+  keep: 0,
+  description: '1 label byte + 3072 pixel bytes',
+};
+
+function cifar100Format(which: 'fine' | 'coarse'): RecordFormat {
+  return {
+    labelFields: [
+      { name: 'coarse label', numClasses: 20 },
+      { name: 'fine label', numClasses: 100 },
+    ],
+    keep: which === 'fine' ? 1 : 0,
+    description: `coarse label byte + fine label byte + 3072 pixel bytes; ${which} labels`,
+  };
+}
+
+/** One CIFAR-10 batch file already in memory (`name` is used in messages). */
+export function parseCifar10(buf: Uint8Array, name: string): Dataset {
+  return parseRecords([{ name, buf }], CIFAR10_FORMAT, { name: 'cifar10', mean: CIFAR10_MEAN, std: CIFAR10_STD });
+}
+
+/** One CIFAR-100 file (train.bin or test.bin) already in memory. */
+export function parseCifar100(buf: Uint8Array, name: string, label: 'fine' | 'coarse' = 'fine'): Dataset {
+  const dsName = label === 'fine' ? 'cifar100' : 'cifar100-coarse';
+  return parseRecords([{ name, buf }], cifar100Format(label), { name: dsName, mean: CIFAR100_MEAN, std: CIFAR100_STD });
+}
+
 /** dir may be the folder holding the .bin files or its parent with `cifar-10-batches-bin/`. */
 export function loadCifar10(dir: string): DatasetSplits {
   const trainFiles = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
   const all = [...trainFiles, 'test_batch.bin'];
   const root = findDirWith('CIFAR-10', [dir, join(dir, 'cifar-10-batches-bin')], all);
-  const fmt: RecordFormat = {
-    labelFields: [{ name: 'label', numClasses: 10 }],
-    keep: 0,
-    description: '1 label byte + 3072 pixel bytes',
-  };
+  const fmt = CIFAR10_FORMAT;
   const meta = { mean: CIFAR10_MEAN, std: CIFAR10_STD };
   return {
     train: readRecords(trainFiles.map((f) => join(root, f)), fmt, { name: 'cifar10', ...meta }),
@@ -109,14 +140,7 @@ export function loadCifar100(dir: string, opts: Cifar100Options = {}): DatasetSp
     'train.bin',
     'test.bin',
   ]);
-  const fmt: RecordFormat = {
-    labelFields: [
-      { name: 'coarse label', numClasses: 20 },
-      { name: 'fine label', numClasses: 100 },
-    ],
-    keep: which === 'fine' ? 1 : 0,
-    description: `coarse label byte + fine label byte + 3072 pixel bytes; ${which} labels`,
-  };
+  const fmt = cifar100Format(which);
   const meta = { mean: CIFAR100_MEAN, std: CIFAR100_STD };
   const name = which === 'fine' ? 'cifar100' : 'cifar100-coarse';
   return {

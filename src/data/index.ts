@@ -9,7 +9,7 @@ export { imageSize } from './types.js';
 export { loadCifar10, loadCifar100, type Cifar100Options } from './cifar.js';
 export { loadIdxPair, loadMnistLike, defaultFashionMnistDir, type MnistKind } from './idx.js';
 export { makeSynthetic, SYNTHETIC_CLASSES, type SyntheticOptions } from './synthetic.js';
-export { splitValidation } from './split.js';
+export { fixedSubset, splitValidation } from './split.js';
 export {
   allocBatch,
   epochOrder,

@@ -35,3 +35,22 @@ export function splitValidation(
   const trainIdx = perm.slice(nVal).sort();
   return { train: subset(train, trainIdx, train.name), val: subset(train, valIdx, `${train.name}-val`) };
 }
+
+/** Stream ids of the fixed subsets (independent of the run seed, so every seed sees the same images). */
+const TRAIN_SUBSET_STREAM = 0x5b5e7;
+const TEST_SUBSET_STREAM = 0x7e575b;
+
+/**
+ * A fixed random subset of `n` images of `ds` (`which` picks the stream: the training and the
+ * test subset are drawn independently). A pure function of (ds, n, which) — not of the run
+ * seed — so runs with different seeds train and test on the same images. The images keep their
+ * original relative order, and the full set's normalisation statistics. `n >= ds.count`
+ * returns `ds` itself.
+ */
+export function fixedSubset(ds: Dataset, n: number, which: 'train' | 'test'): Dataset {
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`fixedSubset: n must be an integer >= 1, got ${n}`);
+  if (n >= ds.count) return ds;
+  const stream = which === 'train' ? TRAIN_SUBSET_STREAM : TEST_SUBSET_STREAM;
+  const perm = permutation(ds.count, new Rng(deriveSeed(0, stream)));
+  return subset(ds, perm.slice(0, n).sort(), ds.name);
+}

@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
+import { FileSystemError, isErrnoError } from './fs-errors.js';
 
 /** Name of the temp file used while writing `path`; exported so tests can look for leftovers. */
 export const TEMP_INFIX = '.tmp-';
@@ -49,12 +50,18 @@ function fsyncDir(dir: string): void {
  * to the file descriptor (no concatenated copy), so callers can pass views of large
  * tensors directly, or a generator that produces them lazily. If anything throws
  * (including the iterable itself), the temp file is removed, the target is untouched
- * and the original error is rethrown.
+ * and the error is rethrown; an OS error (disk full, read-only file system, permission)
+ * as a FileSystemError naming `path` and the reason.
  */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {
   const tmp = tempPathFor(path);
-  // 'wx': fail rather than write into a file that already exists under that name.
-  const fd = openSync(tmp, 'wx');
+  let fd: number;
+  try {
+    // 'wx': fail rather than write into a file that already exists under that name.
+    fd = openSync(tmp, 'wx');
+  } catch (err) {
+    throw asFileSystemError(err, path);
+  }
   let fdOpen = true;
   try {
     for (const chunk of chunks) writeAll(fd, chunk);
@@ -75,7 +82,16 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
     } catch {
       // keep the original error
     }
-    throw err;
+    throw asFileSystemError(err, path);
   }
   fsyncDir(dirname(path));
+}
+
+function asFileSystemError(err: unknown, path: string): unknown {
+  return isErrnoError(err) ? new FileSystemError(path, 'write', err.code, { cause: err }) : err;
+}
+
+/** True for the name of a temp file left by an interrupted `writeFileAtomic` of some file. */
+export function isTempFileName(name: string): boolean {
+  return /\.tmp-\d+-[0-9a-f]{12}$/.test(name);
 }

@@ -4,6 +4,7 @@
 // the start of the data section. All numbers in the data section are little-endian.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
+import { withPath } from './fs-errors.js';
 
 interface DTypeArrays {
   F32: Float32Array;
@@ -56,8 +57,10 @@ const METADATA_KEY = '__metadata__';
 export class SafetensorsError extends Error {
   constructor(
     readonly file: string,
-    problem: string,
-    verb = 'Invalid',
+    /** The problem alone, without the file name. */
+    readonly problem: string,
+    /** 'Invalid' for a corrupt file, 'Rejected' for a well-formed one refused by an option. */
+    readonly verb: 'Invalid' | 'Rejected' | 'Cannot write' = 'Invalid',
   ) {
     super(`${verb} safetensors file ${file}: ${problem}`);
     this.name = 'SafetensorsError';
@@ -167,6 +170,15 @@ export function writeSafetensors(
 
 // ---------------------------------------------------------------------------- reading
 
+export interface ReadOptions {
+  /**
+   * Reject the file when an F32/F64 tensor holds NaN or ±Infinity (the message names the
+   * file and the tensor). Checkpoints are read this way: a model with non-finite weights
+   * would train or evaluate to NaN without saying why.
+   */
+  requireFinite?: boolean;
+}
+
 /** Where the bytes come from: an open file (read piecewise) or a buffer already in memory. */
 interface ByteSource {
   size: number;
@@ -174,7 +186,8 @@ interface ByteSource {
   read(dst: Uint8Array, position: number): void;
 }
 
-interface Entry {
+/** One tensor as the header describes it (offsets relative to the data section). */
+export interface SafetensorsEntry {
   name: string;
   dtype: SafetensorsDType;
   shape: number[];
@@ -182,17 +195,47 @@ interface Entry {
   end: number;
 }
 
+/** The validated header of a file: metadata, tensor entries, where the data section starts. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  entries: SafetensorsEntry[];
+  dataStart: number;
+}
+
+/** Deeper than this is not a safetensors header (tensor entries are 3 levels deep). */
+const MAX_JSON_DEPTH = 64;
+
+/** Nesting depth of JSON text, counted over brackets outside strings (no recursion). */
+function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) max = Math.max(max, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
 function parseHeader(
   headerBytes: Uint8Array,
   dataSize: number,
   fail: (problem: string) => never,
-): { metadata: Record<string, string>; entries: Entry[] } {
+): { metadata: Record<string, string>; entries: SafetensorsEntry[] } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
   } catch {
     return fail('header is not valid UTF-8');
   }
+  // Checked before parsing so that no later step (messages, copies) recurses on a hostile header.
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) fail(`header JSON is nested ${depth} levels deep (at most ${MAX_JSON_DEPTH} expected)`);
   let header: unknown;
   try {
     header = JSON.parse(text);
@@ -204,7 +247,7 @@ function parseHeader(
   }
 
   let metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === METADATA_KEY) {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -225,16 +268,16 @@ function parseHeader(
     }
     const { dtype, shape, data_offsets: offs } = e;
     if (typeof dtype !== 'string') fail(`${where}: "dtype" must be a string, got ${describe(dtype)}`);
-    if (!isShape(shape)) fail(`${where}: "shape" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    if (!isShape(shape)) fail(`${where}: "shape" must be an array of non-negative integers, got ${shortJson(shape)}`);
     if (!Array.isArray(offs) || offs.length !== 2 || !isShape(offs)) {
-      fail(`${where}: "data_offsets" must be [begin, end] non-negative integers, got ${JSON.stringify(offs)}`);
+      fail(`${where}: "data_offsets" must be [begin, end] non-negative integers, got ${shortJson(offs)}`);
     }
     if (!isSupported(dtype)) {
       const supported = `supported: ${SUPPORTED_DTYPES.join(' ')}`;
       if (KNOWN_UNSUPPORTED.has(dtype as string)) {
         fail(`${where} has dtype ${dtype as string}, a valid safetensors dtype that grwarm-native does not load (${supported}); convert it to F32`);
       }
-      fail(`${where} has unknown dtype ${JSON.stringify(dtype)} (${supported})`);
+      fail(`${where} has unknown dtype ${shortJson(dtype)} (${supported})`);
     }
     const d = dtype as SafetensorsDType;
     const [begin, end] = offs as number[];
@@ -244,25 +287,54 @@ function parseHeader(
     }
     const shp = shape as number[];
     const expected = numel(shp) * DTYPES[d].size;
-    if (end - begin !== expected) {
-      fail(`${where}: shape [${shp.join(', ')}] ${d} needs ${expected} bytes, data_offsets [${begin}, ${end}] give ${end - begin}`);
+    // An element count past 2^53 is not exact; it cannot match any real byte range anyway.
+    if (!Number.isSafeInteger(expected) || end - begin !== expected) {
+      const need = Number.isSafeInteger(expected) ? `${expected} bytes` : 'more bytes than any file holds';
+      fail(`${where}: shape [${shp.join(', ')}] ${d} needs ${need}, data_offsets [${begin}, ${end}] give ${end - begin}`);
     }
     entries.push({ name, dtype: d, shape: shp, begin, end });
   }
-
-  // Overlap check on non-empty tensors sorted by start; empty tensors occupy no bytes.
-  const sorted = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
-  for (let i = 1; i < sorted.length; i++) {
-    const a = sorted[i - 1];
-    const b = sorted[i];
-    if (b.begin < a.end) {
-      fail(`tensors "${a.name}" [${a.begin}, ${a.end}) and "${b.name}" [${b.begin}, ${b.end}) overlap`);
-    }
-  }
+  checkLayout(entries, dataSize, fail);
   return { metadata, entries };
 }
 
-function decode(src: ByteSource, sourceName: string): SafetensorsContents {
+function shortJson(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+/**
+ * The reference reader's layout rule: sorted by offsets, the tensors start at 0, follow each
+ * other without gaps or overlaps and end exactly at the end of the file. A header length that
+ * is off by a few bytes breaks this rule, so every tensor being read shifted is caught here.
+ */
+function checkLayout(entries: SafetensorsEntry[], dataSize: number, fail: (problem: string) => never): void {
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: SafetensorsEntry | undefined;
+  for (const e of sorted) {
+    if (e.begin < pos && prev) {
+      fail(`tensors "${prev.name}" [${prev.begin}, ${prev.end}) and "${e.name}" [${e.begin}, ${e.end}) overlap`);
+    }
+    if (e.begin > pos) {
+      fail(
+        prev
+          ? `${e.begin - pos} unused bytes between tensors "${prev.name}" (ends at ${pos}) and "${e.name}" (begins at ${e.begin}); tensor data must be contiguous`
+          : `the first tensor "${e.name}" begins at data offset ${e.begin}, expected 0 (tensor data must start the data section)`,
+      );
+    }
+    pos = e.end;
+    prev = e;
+  }
+  if (pos !== dataSize) {
+    fail(
+      `the tensors fill ${pos} bytes but the data section holds ${dataSize} (${dataSize - pos} byte${dataSize - pos === 1 ? '' : 's'} too many); ` +
+        'a wrong header length or trailing bytes',
+    );
+  }
+}
+
+function decodeHeader(src: ByteSource, sourceName: string): SafetensorsHeader {
   const fail = (problem: string): never => {
     throw new SafetensorsError(sourceName, problem);
   };
@@ -278,7 +350,27 @@ function decode(src: ByteSource, sourceName: string): SafetensorsContents {
   src.read(headerBytes, 8);
   const dataStart = 8 + headerLen;
   const { metadata, entries } = parseHeader(headerBytes, src.size - dataStart, fail);
+  return { metadata, entries, dataStart };
+}
 
+/** "NaN at index 3" for the first non-finite value and how many there are, or undefined. */
+function nonFinite(data: Float32Array | Float64Array): string | undefined {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is 0 for every finite v, NaN for NaN and ±Infinity: one cheap test per value.
+    if (v - v !== 0) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (first < 0) return undefined;
+  return `${count} non-finite value${count === 1 ? '' : 's'} (the first, at index ${first}, is ${data[first]})`;
+}
+
+function decode(src: ByteSource, sourceName: string, options: ReadOptions): SafetensorsContents {
+  const { metadata, entries, dataStart } = decodeHeader(src, sourceName);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const e of entries) {
     const spec = DTYPES[e.dtype];
@@ -288,40 +380,58 @@ function decode(src: ByteSource, sourceName: string): SafetensorsContents {
     const bytes = bytesOf(data);
     src.read(bytes, dataStart + e.begin);
     if (!HOST_IS_LE) swapBytes(bytes, spec.size);
+    if (options.requireFinite && (data instanceof Float32Array || data instanceof Float64Array)) {
+      const bad = nonFinite(data);
+      if (bad !== undefined) throw new SafetensorsError(sourceName, `tensor "${e.name}" holds ${bad}`, 'Rejected');
+    }
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data } as SafetensorsTensor);
   }
   return { metadata, tensors };
 }
 
+function bufferSource(buf: Uint8Array): ByteSource {
+  return {
+    size: buf.byteLength,
+    read: (dst, pos) => dst.set(buf.subarray(pos, pos + dst.byteLength)),
+  };
+}
+
 /** Parse a whole safetensors file already in memory. `sourceName` is used in error messages. */
-export function parseSafetensors(buf: Uint8Array, sourceName = '<buffer>'): SafetensorsContents {
-  return decode(
-    {
-      size: buf.byteLength,
-      read: (dst, pos) => dst.set(buf.subarray(pos, pos + dst.byteLength)),
-    },
-    sourceName,
-  );
+export function parseSafetensors(buf: Uint8Array, sourceName = '<buffer>', options: ReadOptions = {}): SafetensorsContents {
+  return decode(bufferSource(buf), sourceName, options);
+}
+
+/** Opens `path` and runs `fn` on it as a ByteSource; OS errors name the file. */
+function withFileSource<T>(path: string, fn: (src: ByteSource) => T): T {
+  const fd = withPath(path, 'read', () => openSync(path, 'r'));
+  try {
+    const size = withPath(path, 'read', () => fstatSync(fd)).size;
+    const read = (dst: Uint8Array, pos: number): void => {
+      let done = 0;
+      while (done < dst.byteLength) {
+        const got = withPath(path, 'read', () => readSync(fd, dst, done, dst.byteLength - done, pos + done));
+        if (got === 0) throw new SafetensorsError(path, `file ended at byte ${pos + done}, expected ${size} bytes (changed while being read?)`);
+        done += got;
+      }
+    };
+    return fn({ size, read });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
  * Read and validate a safetensors file. Tensors are read straight from the file into
  * their own typed arrays (no whole-file buffer), so large checkpoints cost one copy.
  */
-export function readSafetensors(path: string): SafetensorsContents {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const read = (dst: Uint8Array, pos: number): void => {
-      let done = 0;
-      while (done < dst.byteLength) {
-        const got = readSync(fd, dst, done, dst.byteLength - done, pos + done);
-        if (got === 0) throw new SafetensorsError(path, `file ended at byte ${pos + done}, expected ${size} bytes (changed while being read?)`);
-        done += got;
-      }
-    };
-    return decode({ size, read }, path);
-  } finally {
-    closeSync(fd);
-  }
+export function readSafetensors(path: string, options: ReadOptions = {}): SafetensorsContents {
+  return withFileSource(path, (src) => decode(src, path, options));
+}
+
+/**
+ * Read and validate only the header of a safetensors file (metadata, names, dtypes, shapes,
+ * layout against the file size); the tensor data stays on disk. Cheap for any file size.
+ */
+export function readSafetensorsHeader(path: string): SafetensorsHeader {
+  return withFileSource(path, (src) => decodeHeader(src, path));
 }

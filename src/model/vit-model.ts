@@ -1,9 +1,19 @@
 // The public model object: flat parameter/gradient buffers with named views (timm names),
-// forward/backward and evaluation on the native backend, safetensors checkpoints.
+// forward/backward and evaluation on a native backend (CPU or CUDA), safetensors checkpoints.
+//
+// Host-copy protocol: the parameters, gradients and optimizer state live in backend memory
+// (device memory on CUDA). This object never holds a view into it: `params`, `grads` and
+// `optimizerState()` are host copies refreshed lazily (a generation counter says when the
+// model changed), and every write goes through a method that copies into the model
+// (`setParams`, `setParam`, `setTensors`, `setGrads`, `setOptimizerState`, `loadSafetensors`).
+// Writes while an async call is in flight are refused with a "busy" error.
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import {
   native,
+  type Device,
   type NativeApplyResult,
+  type NativeBufferKind,
+  type NativeCommunicatorHandle,
   type NativeModelHandle,
   type NativeOptimizerConfig,
   type NativeStepResult,
@@ -15,10 +25,15 @@ export type Precision = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 
 export interface CreateModelOptions {
-  /** Seed of the initialisation (SPEC section 4). Default 0. */
+  /** Seed of the initialisation (docs/method.md, section 4). Default 0. */
   seed?: number;
   /** float64 exists for gradient checks; training uses float32. */
   precision?: Precision;
+  /**
+   * Where to run: 'cpu', 'cuda', or 'auto' (default: CUDA when it is available here, else the
+   * CPU). An unavailable device fails with the reason (no plugin, no driver, no cuBLAS).
+   */
+  device?: Device;
 }
 
 export interface ForwardBackwardOptions {
@@ -43,6 +58,15 @@ export interface StepOptions {
   seed: number;
   train?: boolean;
   labelSmoothing?: number;
+  /**
+   * How the GR perturbation is shared: 'global' (default) perturbs once with the gradient of
+   * the whole batch (of every rank, in a data-parallel run); 'local' perturbs each of `shards`
+   * shards of this batch (and each rank) with its own gradient and averages the results
+   * (SAM's m-sharpness; the paper's JAX code). See the README, "Data-parallel training".
+   */
+  perturbation?: 'global' | 'local';
+  /** Local mode: perturbation shards of this batch (default 1). */
+  shards?: number;
 }
 
 export interface PassResult {
@@ -56,19 +80,46 @@ export interface PassResult {
 /** Largest batch evaluate/predict sends to the native side at once (bounds activation memory). */
 const EVAL_CHUNK = 256;
 
+/** A host copy of one flat buffer, refreshed when the model's generation moves on. */
+class HostCopy {
+  private gen = -1;
+  constructor(
+    readonly data: FloatArray,
+    private readonly handle: NativeModelHandle,
+    private readonly kind: NativeBufferKind,
+    private readonly slot = 0,
+  ) {}
+
+  /** The copy, pulled from the model if the model changed since the last pull. */
+  fresh(): FloatArray {
+    const g = this.handle.generation(this.kind);
+    if (g !== this.gen) {
+      this.handle.readBuffer(this.kind, this.slot, this.data);
+      this.gen = g;
+    }
+    return this.data;
+  }
+
+  /** Pushes `data` (after the caller changed it) and marks the copy current. */
+  push(): void {
+    this.handle.writeBuffer(this.kind, this.slot, this.data);
+    this.gen = this.handle.generation(this.kind);
+  }
+}
+
 export class VitModel {
   readonly config: VitConfig;
   readonly precision: Precision;
+  /** The backend this model runs on ("cpu" or "cuda") and a one-line description of it. */
+  readonly device: { name: string; detail: string };
   readonly tensors: readonly NativeTensorInfo[];
   readonly paramNames: readonly string[];
   readonly numParams: number;
-  /** The whole flat parameter buffer (no copy: writes go to the model). */
-  readonly params: FloatArray;
-  /** The whole flat gradient buffer, same layout as `params`. */
-  readonly grads: FloatArray;
   /** @internal the native handle, for the training step. */
   readonly handle: NativeModelHandle;
   private readonly byName: Map<string, NativeTensorInfo>;
+  private readonly paramCopy: HostCopy;
+  private readonly gradCopy: HostCopy;
 
   constructor(config: VitConfig, options: CreateModelOptions = {}) {
     const precision = options.precision ?? 'float32';
@@ -77,15 +128,33 @@ export class VitModel {
     }
     this.config = { ...config };
     this.precision = precision;
-    this.handle = new (native().NativeModel)(toNativeConfig(config), { precision, seed: options.seed ?? 0 });
+    this.handle = new (native().NativeModel)(toNativeConfig(config), {
+      precision,
+      seed: options.seed ?? 0,
+      device: options.device ?? 'auto',
+    });
+    this.device = this.handle.device();
     this.tensors = this.handle.layout();
     this.paramNames = this.tensors.map((t) => t.name);
     this.byName = new Map(this.tensors.map((t) => [t.name, t]));
     const last = this.tensors[this.tensors.length - 1];
     this.numParams = last.offset + last.size;
-    const Ctor = precision === 'float64' ? Float64Array : Float32Array;
-    this.params = new Ctor(this.handle.params());
-    this.grads = new Ctor(this.handle.grads());
+    this.paramCopy = new HostCopy(this.newFlat(), this.handle, 'params');
+    this.gradCopy = new HostCopy(this.newFlat(), this.handle, 'grads');
+  }
+
+  /**
+   * A host copy of the whole flat parameter buffer, current as of this call (pulled from the
+   * model when it changed). Read-only by contract: changing it does not change the model;
+   * write with `setParams`, `setParam`, `setTensors` or `editParams`.
+   */
+  get params(): FloatArray {
+    return this.paramCopy.fresh();
+  }
+
+  /** A host copy of the flat gradient buffer (same layout as `params`); write with `setGrads`. */
+  get grads(): FloatArray {
+    return this.gradCopy.fresh();
   }
 
   /** Shape of a parameter tensor (PyTorch order: Linear weights are [out, in]). */
@@ -93,16 +162,59 @@ export class VitModel {
     return [...this.info(name).shape];
   }
 
-  /** A view (no copy) of one parameter tensor, by timm name. */
+  /** One parameter tensor, by timm name: a view into the host copy `params` (read-only). */
   param(name: string): FloatArray {
     const t = this.info(name);
     return this.params.subarray(t.offset, t.offset + t.size);
   }
 
-  /** A view (no copy) of the gradient of one tensor, by timm name. */
+  /** The gradient of one tensor, by timm name: a view into the host copy `grads`. */
   grad(name: string): FloatArray {
     const t = this.info(name);
     return this.grads.subarray(t.offset, t.offset + t.size);
+  }
+
+  /** Replaces every parameter with `values` (numParams numbers, the layout of `params`). */
+  setParams(values: ArrayLike<number>): void {
+    this.checkFlat(values, 'setParams');
+    const host = this.paramCopy.data;
+    host.set(values);
+    this.paramCopy.push();
+  }
+
+  /** Replaces one parameter tensor, by timm name. */
+  setParam(name: string, values: ArrayLike<number>): void {
+    this.setTensors(new Map([[name, values]]));
+  }
+
+  /**
+   * Replaces the named parameter tensors (the others keep their values) in one copy into the
+   * model. Every name and length is checked before anything is written.
+   */
+  setTensors(values: ReadonlyMap<string, ArrayLike<number>>): void {
+    for (const [name, v] of values) {
+      const t = this.info(name);
+      if (v.length !== t.size) {
+        throw new RangeError(`parameter "${name}": expected ${t.size} values (shape [${t.shape.join(', ')}]), got ${v.length}`);
+      }
+    }
+    const host = this.paramCopy.fresh();
+    for (const [name, v] of values) host.set(v, this.info(name).offset);
+    this.paramCopy.push();
+  }
+
+  /** Lets `edit` change a current host copy of the parameters, then copies it into the model. */
+  editParams(edit: (params: FloatArray) => void): void {
+    const host = this.paramCopy.fresh();
+    edit(host);
+    this.paramCopy.push();
+  }
+
+  /** Replaces the gradient buffer (for hand-written steps: `applyOptimizer` uses it). */
+  setGrads(values: ArrayLike<number>): void {
+    this.checkFlat(values, 'setGrads');
+    this.gradCopy.data.set(values);
+    this.gradCopy.push();
   }
 
   /** Global L2 norm of all parameters. */
@@ -120,9 +232,15 @@ export class VitModel {
     this.handle.init(seed);
   }
 
+  /** True while an async call (step, forwardBackward, evaluate, ...) is in flight. */
+  get busy(): boolean {
+    return this.handle.busy();
+  }
+
   /**
    * Forward and backward pass on one batch (images N*C*H*W, normalised). The gradient of the
-   * mean loss is written into `grads` (overwritten, not accumulated). Runs off the event loop.
+   * mean loss is written into the model's gradient buffer (overwritten, not accumulated).
+   * Runs off the event loop; the inputs are copied when the call is made.
    */
   async forwardBackward(images: Float32Array, labels: Int32Array, opts: ForwardBackwardOptions = {}): Promise<PassResult> {
     return this.handle.forwardBackward(images, labels, opts.seed ?? 0, opts.train ?? true, opts.labelSmoothing ?? 0);
@@ -165,17 +283,37 @@ export class VitModel {
   }
 
   /**
-   * Sets up the optimizer of SPEC section 2 over the flat buffers; its state starts at zero
-   * and the update counter at 0. Call again to reset.
+   * Sets up the optimizer of docs/method.md section 2 over the flat buffers; its state starts
+   * at zero and the update counter at 0. Call again to reset. If memory runs out, the previous
+   * optimizer is left as it was.
    */
   configureOptimizer(cfg: OptimizerConfig): void {
     this.handle.configureOptimizer(cfg);
   }
 
-  /** Optimizer state as named flat buffers (PyTorch names: exp_avg, exp_avg_sq, ...), no copy. */
+  /** Optimizer state as named flat buffers (PyTorch names: exp_avg, exp_avg_sq, ...): fresh copies. */
   optimizerState(): { name: string; data: FloatArray }[] {
-    const Ctor = this.precision === 'float64' ? Float64Array : Float32Array;
-    return this.handle.optimizerSlots().map((s) => ({ name: s.name, data: new Ctor(s.buffer) }));
+    return this.handle.optimizerSlotNames().map((name, i) => {
+      const data = this.newFlat();
+      this.handle.readBuffer('optimizer', i, data);
+      return { name, data };
+    });
+  }
+
+  /** Replaces one optimizer state buffer, by PyTorch name (e.g. "exp_avg"). */
+  setOptimizerState(name: string, values: ArrayLike<number>): void {
+    const names = this.handle.optimizerSlotNames();
+    const i = names.indexOf(name);
+    if (i < 0) {
+      throw new RangeError(
+        `optimizer state "${name}": this optimizer has ${names.length ? names.map((n) => `"${n}"`).join(', ') : 'no state (configure it first)'}`,
+      );
+    }
+    this.checkFlat(values, `setOptimizerState("${name}")`);
+    const data = values instanceof (this.precision === 'float64' ? Float64Array : Float32Array)
+      ? (values as FloatArray)
+      : this.newFlat(values);
+    this.handle.writeBuffer('optimizer', i, data);
   }
 
   /** Number of optimizer updates applied so far (Adam's bias correction uses this + 1). */
@@ -196,31 +334,41 @@ export class VitModel {
     return this.handle.step(images, labels, opts);
   }
 
-  /** Clipping + optimizer update using the gradient now in `grads` (for hand-written steps). */
+  /** Clipping + optimizer update using the model's gradient buffer (for hand-written steps). */
   async applyOptimizer(lr: number): Promise<ApplyResult> {
     return this.handle.applyOptimizer(lr);
+  }
+
+  /**
+   * Data-parallel training: with a communicator (src/distributed/) every `step` and
+   * `forwardBackward` treats its batch as this rank's part of the global batch (gradients
+   * averaged over all ranks, losses and counts global). null returns to a single process.
+   */
+  setCommunicator(comm: NativeCommunicatorHandle | null): void {
+    this.handle.setCommunicator(comm);
   }
 
   /** Writes the parameters as safetensors with timm names (loads in PyTorch/timm). */
   saveSafetensors(path: string, metadata: Record<string, string> = {}, extra: TensorToWrite[] = []): void {
     const dtype = this.precision === 'float64' ? 'F64' : 'F32';
+    const params = this.params;
     const tensors: TensorToWrite[] = this.tensors.map((t) => ({
       name: t.name,
       dtype,
       shape: t.shape,
-      data: this.param(t.name),
+      data: params.subarray(t.offset, t.offset + t.size),
     }));
     writeSafetensors(path, [...tensors, ...extra], metadata);
   }
 
   /**
    * Loads parameters from a safetensors file. Every model tensor must be present with its
-   * exact shape; F32 and F64 are accepted. Tensors whose names start with one of
-   * `ignorePrefixes` (e.g. optimizer state in a checkpoint) are skipped; any other extra
+   * exact shape and finite values; F32 and F64 are accepted. Tensors whose names start with
+   * one of `ignorePrefixes` (e.g. optimizer state in a checkpoint) are skipped; any other extra
    * tensor is an error. Nothing is written unless the whole file matches. Returns the metadata.
    */
   loadSafetensors(path: string, ignorePrefixes: string[] = []): Record<string, string> {
-    const file = readSafetensors(path);
+    const file = readSafetensors(path, { requireFinite: true });
     const problems: string[] = [];
     for (const t of this.tensors) {
       const s = file.tensors.get(t.name);
@@ -243,10 +391,21 @@ export class VitModel {
     if (problems.length > 0) {
       throw new Error(`Cannot load ${path} into this model:\n  ${problems.join('\n  ')}`);
     }
-    for (const t of this.tensors) {
-      this.param(t.name).set(file.tensors.get(t.name)!.data as FloatArray);
-    }
+    this.setTensors(new Map(this.tensors.map((t) => [t.name, file.tensors.get(t.name)!.data as ArrayLike<number>])));
     return file.metadata;
+  }
+
+  private newFlat(values?: ArrayLike<number>): FloatArray {
+    const Ctor = this.precision === 'float64' ? Float64Array : Float32Array;
+    const a = new Ctor(this.numParams);
+    if (values) a.set(values);
+    return a;
+  }
+
+  private checkFlat(values: ArrayLike<number>, what: string): void {
+    if (values.length !== this.numParams) {
+      throw new RangeError(`${what}: expected ${this.numParams} values (one per parameter), got ${values.length}`);
+    }
   }
 
   private info(name: string): NativeTensorInfo {

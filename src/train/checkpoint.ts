@@ -5,13 +5,20 @@
  * stands. See run-dir.ts for the metadata keys. Writing is atomic (writeSafetensors writes a
  * temp file and renames it), and a model whose parameters are not finite is never written.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import { readSafetensors, type SafetensorsContents, type TensorToWrite } from '../io/safetensors.js';
+import {
+  readSafetensors,
+  readSafetensorsHeader,
+  SafetensorsError,
+  type SafetensorsContents,
+  type SafetensorsHeader,
+  type TensorToWrite,
+} from '../io/safetensors.js';
 import type { VitConfig } from '../model/presets.js';
 import type { VitModel } from '../model/vit-model.js';
-import { RunConfigSchema, type RunConfig } from '../config/index.js';
+import { RunConfigSchema, issuesFromZod, type RunConfig } from '../config/index.js';
+import { checkDataOrder, checkModelConfig, checkTrainState } from './checkpoint-meta.js';
 import { CheckpointError } from './errors.js';
-import { parseEpochSums, type EpochSums } from './metrics.js';
+import type { EpochSums } from './metrics.js';
 
 export const CHECKPOINT_FORMAT = 'grwarm-native-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -124,7 +131,7 @@ function parseIntField(path: string, meta: Record<string, string>, key: string):
   return n;
 }
 
-/** Parses and checks the metadata of a checkpoint (throws CheckpointError). */
+/** Parses and checks the metadata of a checkpoint (throws CheckpointError naming the file and the field). */
 export function decodeMeta(path: string, meta: Record<string, string>): CheckpointMeta {
   if (meta.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(
@@ -139,30 +146,31 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
       `checkpoint format version ${JSON.stringify(meta.format_version)} is not supported (this version reads ${CHECKPOINT_VERSION})`,
     );
   }
+  const fail = (problem: string): never => {
+    throw new CheckpointError(path, problem);
+  };
   const cfgRaw = parseJsonField(path, meta, 'config');
   const parsed = RunConfigSchema.safeParse(cfgRaw);
   if (!parsed.success) {
-    throw new CheckpointError(path, `metadata "config" is not a valid run configuration: ${parsed.error.issues[0]?.message ?? ''}`);
+    const issues = issuesFromZod(parsed.error, cfgRaw).map((i) => i.text);
+    fail(`metadata "config" is not a valid run configuration: ${issues.join('; ')}`);
   }
-  const modelConfig = parseJsonField(path, meta, 'model_config') as VitConfig;
-  const dataOrder = parseJsonField(path, meta, 'data_order') as DataOrder;
-  const stateRaw = parseJsonField(path, meta, 'train_state') as Record<string, unknown>;
-  let state: TrainState;
-  try {
-    state = {
-      epochSums: parseEpochSums(stateRaw?.epochSums),
-      best: (stateRaw?.best ?? null) as BestResult | null,
-      elapsedSec: Number(stateRaw?.elapsedSec ?? 0),
-    };
-  } catch (err) {
-    throw new CheckpointError(path, `metadata "train_state": ${(err as Error).message}`);
+  const config = parsed.data as RunConfig;
+  const step = parseIntField(path, meta, 'step');
+  const epoch = parseIntField(path, meta, 'epoch');
+  const epochStep = parseIntField(path, meta, 'epoch_step');
+  const modelConfig = checkModelConfig(parseJsonField(path, meta, 'model_config'), config, fail);
+  const dataOrder = checkDataOrder(parseJsonField(path, meta, 'data_order'), step, config, fail);
+  if (epoch !== dataOrder.epoch || epochStep !== dataOrder.index) {
+    fail(`metadata "epoch" ${epoch} and "epoch_step" ${epochStep} disagree with "data_order" (epoch ${dataOrder.epoch}, index ${dataOrder.index})`);
   }
+  const state = checkTrainState(parseJsonField(path, meta, 'train_state'), fail);
   return {
-    step: parseIntField(path, meta, 'step'),
-    epoch: parseIntField(path, meta, 'epoch'),
-    epochStep: parseIntField(path, meta, 'epoch_step'),
+    step,
+    epoch,
+    epochStep,
     dataOrder,
-    config: parsed.data,
+    config,
     configHash: meta.config_hash ?? '',
     modelConfig,
     state,
@@ -173,46 +181,40 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
 
 /**
  * Reads only the header of a checkpoint and decodes its metadata (cheap even for big
- * models; the tensors are left on disk).
+ * models; the tensors are left on disk). The header is checked as fully as by
+ * readCheckpoint: layout, sizes, UTF-8 and JSON.
  */
 export function readCheckpointMeta(path: string): CheckpointMeta {
-  let fd: number;
+  let header: SafetensorsHeader;
   try {
-    fd = openSync(path, 'r');
+    header = readSafetensorsHeader(path);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new CheckpointError(path, e.code === 'ENOENT' ? 'no such file' : e.message);
+    throw fileProblem(path, err);
   }
-  try {
-    const head = Buffer.alloc(8);
-    if (readSync(fd, head, 0, 8, 0) !== 8) throw new CheckpointError(path, 'too short for a safetensors file');
-    const n = head.readBigUInt64LE(0);
-    if (n > 100_000_000n) throw new CheckpointError(path, `not a safetensors file (header length ${n})`);
-    const buf = Buffer.alloc(Number(n));
-    if (readSync(fd, buf, 0, buf.length, 8) !== buf.length) throw new CheckpointError(path, 'truncated safetensors header');
-    let header: unknown;
-    try {
-      header = JSON.parse(buf.toString('utf8'));
-    } catch {
-      throw new CheckpointError(path, 'not a safetensors file (header is not JSON)');
-    }
-    const meta = (header as Record<string, unknown> | null)?.__metadata__;
-    return decodeMeta(path, (typeof meta === 'object' && meta !== null ? meta : {}) as Record<string, string>);
-  } finally {
-    closeSync(fd);
-  }
+  return decodeMeta(path, header.metadata);
 }
 
-/** Reads a checkpoint file: tensors and decoded metadata. */
+/** A CheckpointError for a file that cannot be read as safetensors. */
+function fileProblem(path: string, err: unknown): CheckpointError {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT') return new CheckpointError(path, 'no such file');
+  if (e.code === 'EISDIR') return new CheckpointError(path, 'is a directory, expected a checkpoint file');
+  if (err instanceof SafetensorsError) {
+    return new CheckpointError(path, err.verb === 'Invalid' ? `not a valid safetensors file: ${err.problem}` : err.problem);
+  }
+  return new CheckpointError(path, e.message); // a FileSystemError: names the file and the reason
+}
+
+/**
+ * Reads a checkpoint file: tensors and decoded metadata. A file with a NaN or an infinity in
+ * any float tensor is rejected, naming the tensor.
+ */
 export function readCheckpoint(path: string): LoadedCheckpoint {
   let file: SafetensorsContents;
   try {
-    file = readSafetensors(path);
+    file = readSafetensors(path, { requireFinite: true });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new CheckpointError(path, 'no such file');
-    if (e.code === 'EISDIR') throw new CheckpointError(path, 'is a directory, expected a checkpoint file');
-    throw new CheckpointError(path, e.message);
+    throw fileProblem(path, err);
   }
   return { path, meta: decodeMeta(path, file.metadata), file };
 }
@@ -251,7 +253,8 @@ export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void
   if (problems.length > 0) {
     throw new CheckpointError(path, `does not match the model and optimizer of its config:\n  ${problems.join('\n  ')}`);
   }
-  for (const t of model.tensors) model.param(t.name).set(file.tensors.get(t.name)!.data as Float32Array);
-  for (const s of slots) s.data.set(file.tensors.get(OPTIMIZER_PREFIX + s.name)!.data as Float32Array);
+  // One push per buffer (host-copy protocol): the model copies them into backend memory.
+  model.setTensors(new Map(model.tensors.map((t) => [t.name, file.tensors.get(t.name)!.data as ArrayLike<number>])));
+  for (const s of slots) model.setOptimizerState(s.name, file.tensors.get(OPTIMIZER_PREFIX + s.name)!.data as ArrayLike<number>);
   model.optimizerSteps = ckpt.meta.step;
 }

@@ -15,11 +15,14 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { backendInfo, setThreads } from '../backend.js';
-import { serializeConfig, type RunConfig } from '../config/index.js';
+import { ConfigError, relabelIssues, serializeConfig, toFlagName, type RunConfig, type SourceMap } from '../config/index.js';
 import { allocBatch, makeTrainBatch, Prefetcher, type Batch } from '../data/index.js';
+import { rankShard } from '../data/batches.js';
+import { autoThreads, type Distributed } from '../distributed/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { createModel } from '../model/vit-model.js';
 import {
+  readCheckpointMeta,
   restoreCheckpoint,
   saveCheckpoint,
   type CheckpointMeta,
@@ -36,12 +39,14 @@ import {
   stepRecord,
   truncateMetrics,
   type EvalResult,
+  secondMomentStats,
   type RunSummary,
+  type SecondMomentRecord,
   type StepRecord,
 } from './metrics.js';
-import { configHash, loadRunData, planRun } from './plan.js';
+import { configHash, loadRunData, planRun, type RunData, type RunPlan } from './plan.js';
 import { formatAccuracy, formatDuration, formatPercent, type Progress, type ProgressContext } from './progress.js';
-import { appendRunLog, checkpointFileName, listCheckpoints, pruneCheckpoints, runPaths } from './run-dir.js';
+import { appendRunLog as appendRunLogToDir, checkpointFileName, listCheckpoints, pruneCheckpoints, runPaths, supersedeAfter } from './run-dir.js';
 import { Trainer, type StepMetrics } from './trainer.js';
 
 export type StopSignalName = 'SIGINT' | 'SIGTERM';
@@ -69,6 +74,16 @@ export interface TrainRunOptions {
   version: string;
   /** Called after every step's record is written (tests use it to request a stop). */
   onStep?: (rec: StepRecord) => void;
+  /** Where each config value came from, so data-dependent config errors name the right source. */
+  sources?: SourceMap;
+  /** Receives notices about files moved aside (default: the progress display's notes). */
+  notify?: (text: string) => void;
+  /**
+   * Data-parallel run (src/distributed/): this rank trains its shard of every global batch;
+   * only rank 0 writes the run directory (`resume` is given to rank 0 alone; the others get
+   * the model state from it).
+   */
+  dist?: Distributed;
 }
 
 export type TrainRunResult =
@@ -87,17 +102,52 @@ function describeDivergence(m: StepMetrics): string {
   return `${what} is not finite (loss ${m.loss}, ||g1|| ${m.g1Norm}, ||g|| ${m.gradNorm})`;
 }
 
+/**
+ * The data and the plan of a run, every problem found before the first step: an empty split
+ * is an error here, not after an epoch of training; a config value that does not fit the data
+ * is reported with the source that set it (flag, config file, checkpoint).
+ */
+function prepareRun(cfg: RunConfig, sources: SourceMap): { data: RunData; plan: RunPlan } {
+  try {
+    const data = loadRunData(cfg);
+    for (const [split, ds] of [['training', data.train], ['validation', data.val], ['test', data.test]] as const) {
+      if (ds !== null && ds.count === 0) {
+        const why = split === 'training' && cfg.valFraction > 0 ? ` after holding out ${toFlagName('valFraction')} ${cfg.valFraction}` : '';
+        throw new ConfigError([{ field: 'dataset', text: `data set ${cfg.dataset}: the ${split} split is empty${why}; expected at least one image` }]);
+      }
+    }
+    return { data, plan: planRun(cfg, data.train) };
+  } catch (err) {
+    throw err instanceof ConfigError ? relabelIssues(err, sources) : err;
+  }
+}
+
 export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
+  try {
+    return await trainRunInner(o);
+  } catch (err) {
+    // Every failure ends up in train.log too (a diverged run has logged its own line). On a
+    // full disk this may fail as well: the message on stderr is then all there is.
+    if (!(err instanceof DivergedError) && (o.dist?.isRoot ?? true)) appendRunLogToDir(o.runDir, `error: ${(err as Error)?.message ?? String(err)}`);
+    throw err;
+  }
+}
+
+async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
   const cfg = o.config;
   const { progress } = o;
+  const notify = o.notify ?? ((text: string) => progress.note(text));
   const stop = o.stop ?? new StopController();
   const paths = runPaths(o.runDir);
   const sessionStart = performance.now();
+  const dist = o.dist;
+  // Only rank 0 writes the run directory (config, logs, metrics, checkpoints, summary).
+  const root = dist?.isRoot ?? true;
+  const appendRunLog: typeof appendRunLogToDir = (dir, text) => (root ? appendRunLogToDir(dir, text) : undefined);
 
-  setThreads(cfg.threads);
+  setThreads(dist && cfg.threads === 0 ? autoThreads() : cfg.threads);
   const threads = backendInfo().threads;
-  const data = loadRunData(cfg);
-  const plan = planRun(cfg, data.train);
+  const { data, plan } = prepareRun(cfg, o.sources ?? {});
   const { stepsPerEpoch: spe, totalSteps: T } = plan;
   const hash = configHash(cfg);
 
@@ -117,16 +167,37 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     if (m.step > T) throw new CheckpointError(where, `step ${m.step} is past the run's ${T} steps`);
   }
 
-  const model = createModel(plan.modelConfig, { seed: cfg.seed });
-  const trainer = new Trainer(model, plan.trainer); // configures the optimizer (zero state)
+  const model = createModel(plan.modelConfig, { seed: cfg.seed, device: cfg.device });
+  const trainer = new Trainer(model, {
+    ...plan.trainer,
+    perturbation: cfg.perturbation,
+    perturbationShards: cfg.perturbationShards,
+  }); // configures the optimizer (zero state)
   let state: TrainState = { epochSums: emptyEpochSums(), best: null, elapsedSec: 0 };
   if (o.resume) {
     restoreCheckpoint(model, o.resume);
     o.resume.file.tensors.clear(); // copied into the model: let a big checkpoint's arrays go
     state = structuredClone(o.resume.meta.state);
+    const aside = supersedeAfter(o.runDir, o.resume.meta.step, stepOfCheckpoint);
+    if (aside) {
+      const text =
+        `resuming from step ${o.resume.meta.step} abandons what this run did after it: moved ${aside.moved.join(', ')} ` +
+        `to ${aside.folder}`;
+      notify(text);
+      appendRunLog(o.runDir, text);
+    }
     truncateMetrics(paths.metrics, o.resume.meta.step);
+  } else if (root) {
+    truncateMetrics(paths.metrics, 0); // a restart from step 0 in place: no lines of the old attempt
   }
-  writeFileAtomic(paths.config, [Buffer.from(serializeConfig(cfg), 'utf8')]);
+  if (root) writeFileAtomic(paths.config, [Buffer.from(serializeConfig(cfg), 'utf8')]);
+  if (dist) {
+    // Every rank from rank 0's state (a resume is read by rank 0 alone), then one model.
+    dist.syncModelFromRoot(model);
+    state = dist.broadcastJson(root ? state : undefined);
+    model.setCommunicator(dist.comm);
+    dist.checkReplicas(model, model.optimizerSteps);
+  }
 
   const startStep = model.optimizerSteps;
   const elapsed = () => state.elapsedSec + (performance.now() - sessionStart) / 1000;
@@ -188,6 +259,11 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   });
   const writeStepCheckpoint = (why: string): string => {
     const path = join(paths.checkpoints, checkpointFileName(s));
+    dist?.checkReplicas(model, s); // what rank 0 writes is every rank's model
+    if (!root) {
+      lastCheckpoint = { path, step: s };
+      return path;
+    }
     saveCheckpoint(path, model, metaNow());
     lastCheckpoint = { path, step: s };
     pruneCheckpoints(o.runDir, cfg.keepLast);
@@ -208,12 +284,12 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     let test: EvalResult | null = null;
     let val: EvalResult | null = null;
     if (epoch % cfg.evalEvery === 0 || final) {
-      test = await evaluateDataset(model, data.test);
-      if (data.val) val = await evaluateDataset(model, data.val);
+      test = dist ? await dist.evaluate(model, data.test) : await evaluateDataset(model, data.test);
+      if (data.val) val = dist ? await dist.evaluate(model, data.val) : await evaluateDataset(model, data.val);
     }
     const evalSec = (performance.now() - evalStart) / 1000;
     const rec = epochRecord({ epoch, step: s, last, sums: state.epochSums, test, val, evalSec, elapsedSec: elapsed() });
-    metrics.append(rec);
+    if (root) metrics.append(rec);
     progress.epoch(rec, ctx());
     state.epochSums = emptyEpochSums();
     if (test) {
@@ -221,7 +297,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
       lastVal = val;
       if (state.best === null || test.error < state.best.testError) {
         state.best = { testError: test.error, testLoss: test.loss, epoch, step: s };
-        saveCheckpoint(paths.best, model, metaNow());
+        if (root) saveCheckpoint(paths.best, model, metaNow());
         appendRunLog(o.runDir, `best test error ${formatPercent(test.error, 2)} at epoch ${epoch}: ${paths.best}`);
       }
     }
@@ -229,20 +305,30 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
   };
 
   const B = cfg.batchSize;
+  // A rank builds its shard of each global batch (the same pure function of (seed, epoch, k)).
+  const shard = dist ? rankShard(B, dist.rank, dist.size) : undefined;
   const fill = (step: number, out: Batch): void => {
     makeTrainBatch(
       data.train,
-      { seed: cfg.seed, epoch: Math.floor(step / spe), index: step % spe, batchSize: B, augment: cfg.augment },
+      { seed: cfg.seed, epoch: Math.floor(step / spe), index: step % spe, batchSize: B, augment: cfg.augment, shard },
       out,
     );
   };
-  const batches = new Prefetcher<Batch>(fill, () => allocBatch(data.train, B));
+  const batches = new Prefetcher<Batch>(fill, () => allocBatch(data.train, shard?.count ?? B));
 
-  const metrics = new MetricsLog(paths.metrics);
+  const metrics = root ? new MetricsLog(paths.metrics) : { append: (_: unknown) => undefined, close: () => undefined };
+  // Every rank stops at the same step: a signal seen by any rank stops them all.
+  const stopNow = (): boolean => {
+    if (dist) {
+      const agreed = dist.agreeStop(stop.requested);
+      if (agreed !== undefined) stop.request(agreed);
+    }
+    return stop.requested !== undefined;
+  };
   try {
     let cur = batches.get(s);
     let curDataMs = batches.lastPrepareMs;
-    while (s < T && stop.requested === undefined) {
+    while (s < T && !stopNow()) {
       const t0 = performance.now();
       const pending = trainer.step({ images: cur.images, labels: cur.labels });
       // Build the next batch into the other buffer while the native step runs.
@@ -269,9 +355,14 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
       s = m.t;
       const rec = stepRecord(m, epoch, B, curDataMs, stepMs);
       metrics.append(rec);
+      if (s % cfg.logEvery === 0) {
+        const mom = secondMomentRecord(model, cfg, s, epoch);
+        if (mom) metrics.append(mom);
+      }
       addToEpochSums(state.epochSums, rec, B);
       progress.step(rec, ctx());
       o.onStep?.(rec);
+      if (dist && s % dist.checkEvery === 0) dist.checkReplicas(model, s);
       if (s % spe === 0 || s === T) await endOfEpoch(epoch, rec);
       if (s < T) {
         cur = batches.get(s);
@@ -324,13 +415,39 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     finishedAt: new Date().toISOString(),
     version: o.version,
   };
-  writeFileAtomic(paths.summary, [Buffer.from(JSON.stringify(summary, null, 2) + '\n', 'utf8')]);
+  if (root) writeFileAtomic(paths.summary, [Buffer.from(JSON.stringify(summary, null, 2) + '\n', 'utf8')]);
   const span = T % spe === 0 ? `${plan.epochs} epoch${plan.epochs === 1 ? '' : 's'}` : `${T} steps (${(T / spe).toFixed(2)} epochs)`;
   const finalLine =
     `done: test accuracy ${formatAccuracy(test.error)} (error ${formatPercent(test.error)}) after ${span}, ` +
     `${formatDuration(total)}; run dir ${o.runDir}`;
   appendRunLog(o.runDir, finalLine);
   return { status: 'complete', summary, finalLine };
+}
+
+/**
+ * Adam's bias-corrected exp_avg_sq (or RMSProp's square_avg) summarised after update `step`;
+ * undefined for SGD. Costs one host copy of the optimizer state and a pass over it (a few ms
+ * for vit-micro; recorded as statMs).
+ */
+function secondMomentRecord(model: { optimizerState(): { name: string; data: ArrayLike<number> }[] }, cfg: RunConfig, step: number, epoch: number): SecondMomentRecord | undefined {
+  if (cfg.optimizer === 'sgd') return undefined;
+  const t0 = performance.now();
+  const slot = cfg.optimizer === 'adam' ? 'exp_avg_sq' : 'square_avg';
+  const buf = model.optimizerState().find((b) => b.name === slot);
+  if (!buf) return undefined;
+  const biasCorrected = cfg.optimizer === 'adam';
+  const scale = biasCorrected ? 1 / (1 - cfg.beta2 ** step) : 1;
+  const st = secondMomentStats(buf.data, scale);
+  return { type: 'moment2', step, epoch, slot, biasCorrected, ...st, statMs: performance.now() - t0 };
+}
+
+/** The step recorded in a checkpoint's metadata, or undefined when it cannot be read. */
+function stepOfCheckpoint(path: string): number | undefined {
+  try {
+    return readCheckpointMeta(path).step;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The step checkpoint to show for a run directory (newest), if any. */

@@ -8,10 +8,11 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
+import { withPath } from '../io/fs-errors.js';
 import type { StepMetrics } from './trainer.js';
 
 /** Fields that depend on wall-clock time (left out when comparing runs). */
-export const TIMING_FIELDS = ['imagesPerSec', 'dataMs', 'stepMs', 'evalSec', 'elapsedSec'] as const;
+export const TIMING_FIELDS = ['imagesPerSec', 'dataMs', 'stepMs', 'evalSec', 'elapsedSec', 'statMs'] as const;
 
 /**
  * One metrics.jsonl line per update: the trainer's StepMetrics (renamed t -> step, without the
@@ -65,7 +66,53 @@ export interface EpochRecord {
   elapsedSec: number;
 }
 
-export type MetricsRecord = StepRecord | EpochRecord;
+/**
+ * Statistics of the optimizer's second-moment estimate (Adam's exp_avg_sq, bias-corrected;
+ * RMSProp's square_avg), every `logEvery` updates: the quantity whose early accumulation the
+ * paper's explanation of GR's harm is about (docs/method.md, section 2). Quantiles are taken
+ * over a fixed strided sample of at most SECOND_MOMENT_SAMPLE entries; the mean over all.
+ */
+export interface SecondMomentRecord {
+  type: 'moment2';
+  step: number;
+  epoch: number;
+  slot: string;
+  biasCorrected: boolean;
+  mean: number;
+  p10: number;
+  p50: number;
+  p90: number;
+  max: number;
+  /** Milliseconds to copy the state to the host and compute the statistics. */
+  statMs: number;
+}
+
+export type MetricsRecord = StepRecord | EpochRecord | SecondMomentRecord;
+
+/** Entries of the second moment sampled for its quantiles. */
+export const SECOND_MOMENT_SAMPLE = 16384;
+
+/**
+ * The statistics of a second-moment buffer `v` (scaled by `scale`, e.g. 1/(1 − β2^t) for
+ * Adam's bias correction). Deterministic: the sample is every k-th entry.
+ */
+export function secondMomentStats(v: ArrayLike<number>, scale: number): { mean: number; p10: number; p50: number; p90: number; max: number } {
+  const n = v.length;
+  if (n === 0) return { mean: 0, p10: 0, p50: 0, p90: 0, max: 0 };
+  let sum = 0;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const x = v[i];
+    sum += x;
+    if (x > max) max = x;
+  }
+  const stride = Math.max(1, Math.floor(n / SECOND_MOMENT_SAMPLE));
+  const sample = new Float64Array(Math.ceil(n / stride));
+  for (let i = 0, j = 0; i < n; i += stride, j++) sample[j] = v[i];
+  sample.sort();
+  const q = (p: number) => sample[Math.min(sample.length - 1, Math.floor(p * (sample.length - 1) + 0.5))] * scale;
+  return { mean: (sum / n) * scale, p10: q(0.1), p50: q(0.5), p90: q(0.9), max: max * scale };
+}
 
 export interface RunSummary {
   status: 'complete';
@@ -221,16 +268,28 @@ export class MetricsLog {
   private fd: number | undefined;
 
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'a');
+    this.fd = withPath(path, 'open', () => openSync(path, 'a'));
   }
 
+  /** Appends one line; an OS error (disk full, ...) is a FileSystemError naming the file. */
   append(rec: MetricsRecord): void {
-    if (this.fd === undefined) throw new Error(`metrics log ${this.path} is closed`);
-    writeSync(this.fd, JSON.stringify(rec) + '\n');
+    const fd = this.fd;
+    if (fd === undefined) throw new Error(`metrics log ${this.path} is closed`);
+    const bytes = Buffer.from(JSON.stringify(rec) + '\n', 'utf8');
+    withPath(this.path, 'write', () => {
+      // writeSync may write less than asked (a nearly full disk): finish the line or fail.
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
+    });
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // nothing to do about a failed close of an append-only log
+      }
+    }
     this.fd = undefined;
   }
 }
@@ -238,7 +297,7 @@ export class MetricsLog {
 /** Parses metrics.jsonl; a torn last line (crash mid-write) is dropped, other bad lines throw. */
 export function readMetrics(path: string): MetricsRecord[] {
   if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
+  const lines = withPath(path, 'read', () => readFileSync(path, 'utf8')).split('\n');
   const out: MetricsRecord[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ConfigError, IMAGE_SIZE, serializeConfig, toFlagName, type ConfigIssue, type ConfigKey, type RunConfig } from '../config/index.js';
-import { loadDataset, splitValidation, stepsPerEpoch, type Dataset } from '../data/index.js';
+import { fixedSubset, loadDataset, splitValidation, stepsPerEpoch, type Dataset } from '../data/index.js';
 import { vitConfig, type VitConfig } from '../model/presets.js';
 import type { TrainerConfig } from './trainer.js';
 
@@ -31,6 +31,7 @@ export interface RunPlan {
 /** Config keys that may differ on `--resume`: they do not change the numbers of the run. */
 export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
   'threads',
+  'device', // checkpoints are interchangeable between backends (only summation order differs)
   'outDir',
   'dataDir',
   'checkpointEvery',
@@ -71,6 +72,15 @@ export function loadRunData(cfg: RunConfig): RunData {
   });
   if (splits.train.height !== IMAGE_SIZE || splits.train.width !== IMAGE_SIZE) {
     throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
+  }
+  // Fixed subsets (the same images for every seed), before the validation split.
+  for (const [key, split] of [['trainSubset', 'train'], ['testSubset', 'test']] as const) {
+    const n = cfg[key];
+    if (n === undefined) continue;
+    if (n > splits[split].count) {
+      throw new ConfigError([issue(key, `got ${n}, expected at most the ${splits[split].count} ${split === 'train' ? 'training' : 'test'} images of ${cfg.dataset}`)]);
+    }
+    splits[split] = fixedSubset(splits[split], n, split);
   }
   if (cfg.valFraction > 0) {
     const { train, val } = splitValidation(splits.train, cfg.valFraction, cfg.seed);

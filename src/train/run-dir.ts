@@ -15,10 +15,14 @@
  *   train.log                         human-readable event log: start, resume, checkpoints,
  *                                     interruptions, errors (timestamped)
  *   best.safetensors                  checkpoint with the lowest test error so far
+ *   run.lock                          present while a run uses the directory (pid, host, start)
  *   checkpoints/
  *     step-0000156.safetensors        checkpoint after update 156 (the step number is zero-padded
  *     step-0000312.safetensors        to 7 digits); the newest --keep-last are kept
+ *     superseded-<time>/              what a resume from an older checkpoint set aside
  * ```
+ *
+ * One run at a time: the lock (run-lock.ts) makes a second run on the same directory fail.
  *
  * Checkpoints are safetensors files: the model parameters under their timm names (they load
  * in PyTorch/timm as they are), the optimizer state as one flat tensor per slot
@@ -32,11 +36,16 @@
  * `grwarm-native train --resume <run dir>` continues from the newest checkpoint in
  * `checkpoints/` (or `--resume <file>` from a given one); the result is bit-identical to an
  * uninterrupted run with the same seed and thread count. metrics.jsonl is cut back to the
- * checkpoint's step first, so it never holds lines of the abandoned steps.
+ * checkpoint's step first, so it never holds lines of the abandoned steps; checkpoints newer
+ * than the one resumed from are moved to `checkpoints/superseded-<time>/` (see supersedeAfter).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { isTempFileName } from '../io/atomic.js';
+import { FileSystemError } from '../io/fs-errors.js';
+import { makeDir } from '../io/make-dir.js';
 import { UsageError } from './errors.js';
+import { acquireRunLock, type RunLock } from './run-lock.js';
 
 export interface RunPaths {
   dir: string;
@@ -103,42 +112,123 @@ const isDir = (p: string): boolean => {
   }
 };
 
+/** A run directory opened for writing: its paths, its lock and what was done to open it. */
+export interface OpenRunDir {
+  paths: RunPaths;
+  lock: RunLock;
+  /** Human-readable lines about what was cleaned up or taken over (print them). */
+  notes: string[];
+}
+
 /**
- * Creates the directory of a new run. Refuses one that already holds a run (config,
- * metrics or checkpoints), so a second run never mixes its files into the first one's.
+ * Creates (if needed) and locks `dir`, then runs `check` with the lock held; on any error
+ * the lock is released again. Removes temp files of writes a killed run left behind.
  */
-export function prepareNewRunDir(dir: string): RunPaths {
+function openLocked(dir: string, flag: string, check: (notes: string[]) => void): OpenRunDir {
   const p = runPaths(dir);
-  if (existsSync(dir) && !isDir(dir)) {
-    throw new UsageError(`--out-dir ${dir} exists and is not a directory`);
+  if (existsSync(dir) && !isDir(dir)) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
+  try {
+    makeDir(dir);
+  } catch (err) {
+    // The path the user gave cannot hold a run (read-only, permission, not a directory, ...).
+    if (err instanceof FileSystemError) throw new UsageError(`${flag} ${dir}: ${err.message}`);
+    throw err;
   }
-  // An empty checkpoints/ folder (a run that failed before its first step) does not count.
-  const used = [p.config, p.metrics, p.best].some((f) => existsSync(f)) || listCheckpoints(dir).length > 0;
-  if (used) {
-    throw new UsageError(
-      `run directory ${dir} already holds a run; continue it with \`grwarm-native train --resume ${dir}\` ` +
-        'or choose another --out-dir',
-    );
+  const notes: string[] = [];
+  const lock = acquireRunLock(dir, (t) => notes.push(t));
+  try {
+    check(notes);
+    const removed = removeTempFiles(dir);
+    if (removed.length > 0) {
+      notes.push(`removed ${removed.length} temporary file${removed.length === 1 ? '' : 's'} left by an interrupted write: ${removed.join(', ')}`);
+    }
+    makeDir(p.checkpoints);
+  } catch (err) {
+    lock.release();
+    throw err;
   }
-  mkdirSync(p.checkpoints, { recursive: true });
-  return p;
+  return { paths: p, lock, notes };
+}
+
+/** What a run that never wrote a checkpoint leaves (train.log stays: it tells the story). */
+const RUN_FILES = ['config.json', 'metrics.jsonl'];
+
+/** True when `dir` holds a checkpoint or a finished run: something to resume or keep. */
+function holdsResumableRun(dir: string): boolean {
+  const p = runPaths(dir);
+  return existsSync(p.best) || existsSync(p.summary) || listCheckpoints(dir).length > 0;
+}
+
+/**
+ * Creates and locks the directory of a new run. Refuses one that holds a run with a
+ * checkpoint or a summary, so a second run never mixes its files into the first one's. A run
+ * that died before its first checkpoint (config and metrics, nothing to resume from) is
+ * cleared away: its files are removed, and the notes say which.
+ */
+export function prepareNewRunDir(dir: string): OpenRunDir {
+  return openLocked(dir, '--out-dir', (notes) => {
+    if (holdsResumableRun(dir)) {
+      throw new UsageError(
+        `run directory ${dir} already holds a run; continue it with \`grwarm-native train --resume ${dir}\` ` +
+          'or choose another --out-dir',
+      );
+    }
+    const removed = RUN_FILES.map((f) => join(dir, f)).filter((f) => existsSync(f));
+    for (const f of removed) rmSync(f, { force: true });
+    if (removed.length > 0) {
+      notes.push(`run directory ${dir} held a run that stopped before its first checkpoint; starting over in it (removed ${removed.join(', ')})`);
+      appendRunLog(dir, `new run in place of one that stopped before its first checkpoint (removed ${removed.map((f) => basename(f)).join(', ')})`);
+    }
+  });
+}
+
+/** Locks the directory of a run being continued (resume or restart in place). */
+export function openRunDirForResume(dir: string): OpenRunDir {
+  return openLocked(dir, '--resume', () => {});
+}
+
+/** Removes the temp files (`<file>.tmp-<pid>-<hex>`) of the run directory and its checkpoints; returns their paths. */
+export function removeTempFiles(dir: string): string[] {
+  const removed: string[] = [];
+  for (const d of [dir, runPaths(dir).checkpoints]) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!isTempFileName(name)) continue;
+      const f = join(d, name);
+      try {
+        rmSync(f, { force: true });
+        removed.push(f);
+      } catch {
+        // leave it; it harms nothing
+      }
+    }
+  }
+  return removed;
 }
 
 /**
  * What `--resume <path>` refers to: a run directory (its newest step checkpoint, else
- * best.safetensors) or a checkpoint file. `runDir` is the directory the file belongs to
- * (the parent of `checkpoints/`, or the folder of a best.safetensors / a file next to a
- * config.json); undefined for a stand-alone checkpoint file.
+ * best.safetensors, else, for a run that stopped before its first checkpoint, its
+ * config.json: `checkpoint` undefined, restart from step 0) or a checkpoint file. `runDir` is
+ * the directory the file belongs to (the parent of `checkpoints/`, or the folder of a
+ * best.safetensors / a file next to a config.json); undefined for a stand-alone file.
  */
-export function locateResume(path: string): { checkpoint: string; runDir: string | undefined } {
+export function locateResume(path: string): { checkpoint: string | undefined; runDir: string | undefined } {
   if (!existsSync(path)) throw new UsageError(`--resume ${path}: no such file or directory`);
   if (isDir(path)) {
     const latest = listCheckpoints(path).at(-1);
     if (latest) return { checkpoint: latest.path, runDir: path };
-    const best = runPaths(path).best;
-    if (existsSync(best)) return { checkpoint: best, runDir: path };
+    const p = runPaths(path);
+    if (existsSync(p.best)) return { checkpoint: p.best, runDir: path };
+    if (existsSync(p.config)) return { checkpoint: undefined, runDir: path };
     throw new UsageError(
-      `--resume ${path}: no checkpoint to resume from (no ${CHECKPOINTS_DIR}/step-*.safetensors and no ${BEST_CHECKPOINT})`,
+      `--resume ${path}: no checkpoint to resume from (no ${CHECKPOINTS_DIR}/step-*.safetensors, no ${BEST_CHECKPOINT} ` +
+        'and no config.json to restart from)',
     );
   }
   const parent = dirname(resolve(path));
@@ -146,6 +236,41 @@ export function locateResume(path: string): { checkpoint: string; runDir: string
   const p = runPaths(parent);
   if (existsSync(p.config) || existsSync(p.metrics)) return { checkpoint: path, runDir: parent };
   return { checkpoint: path, runDir: undefined };
+}
+
+/**
+ * Resuming `dir` from the checkpoint of `step` abandons everything the run did after that
+ * step. So that a later `--resume <dir>` cannot pick up that abandoned future (and find the
+ * metrics of its steps cut away), the newer step checkpoints, a newer best.safetensors, the
+ * summary and a copy of metrics.jsonl move to `checkpoints/superseded-<time>/`. `stepOf` reads
+ * a checkpoint's step (undefined when unreadable: then it stays). Returns what was moved.
+ */
+export function supersedeAfter(
+  dir: string,
+  step: number,
+  stepOf: (path: string) => number | undefined,
+  now: Date = new Date(),
+): { folder: string; moved: string[] } | undefined {
+  const p = runPaths(dir);
+  const doomed = listCheckpoints(dir).filter((c) => c.step > step).map((c) => c.path);
+  if (existsSync(p.best)) {
+    const s = stepOf(p.best);
+    if (s !== undefined && s > step) doomed.push(p.best);
+  }
+  if (doomed.length === 0) return undefined;
+  if (existsSync(p.summary)) doomed.push(p.summary);
+  const folder = join(p.checkpoints, `superseded-${now.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-')}`);
+  makeDir(folder);
+  const moved: string[] = [];
+  for (const f of doomed) {
+    renameSync(f, join(folder, basename(f)));
+    moved.push(f);
+  }
+  if (existsSync(p.metrics)) {
+    copyFileSync(p.metrics, join(folder, basename(p.metrics)));
+    moved.push(`a copy of ${p.metrics}`);
+  }
+  return { folder, moved };
 }
 
 /** Appends one timestamped line to train.log (best effort: logging never fails a run). */

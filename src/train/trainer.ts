@@ -16,6 +16,12 @@ export interface TrainerConfig {
   labelSmoothing?: number;
   /** false runs the TypeScript unfused GR step (same numbers, slower); default true. */
   fused?: boolean;
+  /**
+   * How the GR perturbation is shared (default 'global'); 'local' with `perturbationShards`
+   * k > 1 perturbs each of k shards of the batch separately (README, "Data-parallel training").
+   */
+  perturbation?: 'global' | 'local';
+  perturbationShards?: number;
 }
 
 export interface StepMetrics {
@@ -78,7 +84,14 @@ export class Trainer {
       seed: deriveSeed(this.config.seed, t, DROPOUT_STREAM),
       train: true,
       labelSmoothing: this.config.labelSmoothing ?? 0,
+      // Only sent when set, so a plain single-process step is exactly the original call.
+      ...(this.config.perturbation !== undefined ? { perturbation: this.config.perturbation } : {}),
+      ...(this.config.perturbationShards !== undefined ? { shards: this.config.perturbationShards } : {}),
     };
+    const local = opts.perturbation === 'local' && (opts.shards ?? 1) > 1;
+    if (this.config.fused === false && local) {
+      throw new RangeError('perturbation shards need the fused step (fused: true)');
+    }
     const res =
       this.config.fused === false
         ? await unfusedStep(this.model, batch.images, batch.labels, opts)

@@ -1,19 +1,19 @@
 // The GR step as a user of a plain autograd library would write it: separate native
 // forward/backward calls, and the norm, perturbation, combination and restore done in
-// TypeScript over the Float32Array views. It is the baseline of bench/gr-step and the
+// TypeScript over host copies of the flat buffers (read back, changed, written again). It is the baseline of bench/gr-step and the
 // reference the fused native step is tested against (they agree to the bit: same formulas,
 // evaluated in double and rounded once, see native/include/grwarm/optim.h).
 import type { FloatArray, StepOptions, StepResult, VitModel } from '../model/vit-model.js';
 import { sumSquares } from './sum-squares.js';
 
 /** Scratch buffers reused across steps of one model (no per-step allocation). */
-const scratch = new WeakMap<VitModel, { g1: FloatArray; saved: FloatArray }>();
+const scratch = new WeakMap<VitModel, { g1: FloatArray; saved: FloatArray; work: FloatArray }>();
 
-function buffers(model: VitModel): { g1: FloatArray; saved: FloatArray } {
+function buffers(model: VitModel): { g1: FloatArray; saved: FloatArray; work: FloatArray } {
   let b = scratch.get(model);
   if (!b) {
     const Ctor = model.precision === 'float64' ? Float64Array : Float32Array;
-    b = { g1: new Ctor(model.numParams), saved: new Ctor(model.numParams) };
+    b = { g1: new Ctor(model.numParams), saved: new Ctor(model.numParams), work: new Ctor(model.numParams) };
     scratch.set(model, b);
   }
   return b;
@@ -37,16 +37,16 @@ export async function unfusedStep(
     timings.optimizer = performance.now() - t;
     return { first, second: null, secondPass, g1Norm: upd.gradNorm, ...upd, timings };
   }
-  const { params, grads } = model;
-  const { g1, saved } = buffers(model);
-  const n = params.length;
+  const { g1, saved, work } = buffers(model);
+  const n = model.numParams;
 
   t = performance.now();
-  g1.set(grads);
+  g1.set(model.grads);
   const g1Norm = Math.sqrt(sumSquares(g1));
   const scale = opts.r / (g1Norm + 1e-12);
-  saved.set(params);
-  for (let i = 0; i < n; i++) params[i] = params[i] + scale * g1[i]; // rounds like T(double)
+  saved.set(model.params);
+  for (let i = 0; i < n; i++) work[i] = saved[i] + scale * g1[i]; // rounds like T(double)
+  model.setParams(work);
   timings.normPerturb = performance.now() - t;
 
   t = performance.now();
@@ -56,8 +56,10 @@ export async function unfusedStep(
   t = performance.now();
   const alpha = opts.lambda / opts.r;
   const c1 = 1 - alpha;
-  for (let i = 0; i < n; i++) grads[i] = c1 * g1[i] + alpha * grads[i];
-  params.set(saved); // restore by copy, never by subtraction
+  const g2 = model.grads;
+  for (let i = 0; i < n; i++) work[i] = c1 * g1[i] + alpha * g2[i];
+  model.setGrads(work);
+  model.setParams(saved); // restore by copy, never by subtraction
   timings.combineRestore = performance.now() - t;
 
   t = performance.now();

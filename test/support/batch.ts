@@ -1,5 +1,6 @@
 // Deterministic random inputs for tests (no dependence on Math.random).
 import type { VitConfig } from '../../src/model/presets.js';
+import type { VitModel } from '../../src/model/vit-model.js';
 
 /** Small 32-bit LCG-based generator: reproducible test inputs. */
 export function lcg(seed: number): () => number {
@@ -34,7 +35,9 @@ export const TINY: VitConfig = {
 };
 
 /** Fills every parameter with small random values so no gradient is trivially zero (the head starts at 0). */
-export function randomizeParams(params: Float32Array | Float64Array, seed: number, scale = 0.3): void {
+export function randomizeParams(model: VitModel, seed: number, scale = 0.3): void {
   const r = lcg(seed);
-  for (let i = 0; i < params.length; i++) params[i] = scale * (2 * r() - 1) + (params[i] === 1 ? 1 : 0);
+  model.editParams((params) => {
+    for (let i = 0; i < params.length; i++) params[i] = scale * (2 * r() - 1) + (params[i] === 1 ? 1 : 0);
+  });
 }

@@ -4,6 +4,11 @@
 //  - the backward pass regenerates the mask instead of storing it,
 //  - the GR step's second forward/backward replays exactly the first pass's masks,
 //  - results do not depend on the number of threads or on the device (CPU or CUDA).
+// The element index is GLOBAL: a kernel passes the element's index within its batch tensor
+// (batch outermost) and `index_offset` adds the elements of the samples before that batch
+// (sample offset x elements per sample at this site). A data-parallel rank, or one shard of a
+// batch, holding samples [s, s + b) of a global batch therefore draws exactly the masks a
+// single process draws for those samples. index_offset = 0 is the single-process case.
 #pragma once
 #include "hd.h"
 
@@ -15,6 +20,7 @@ struct DropoutSpec {
   float p = 0.0f;            // drop probability; 0 disables
   uint32_t threshold = 0;    // drop when the hash's top 32 bits are below p * 2^32
   double keep_scale = 1.0;   // 1 / (1 - p): inverted dropout keeps the expectation
+  uint64_t index_offset = 0; // added to every element index (see above)
   GW_HD bool active() const { return p > 0.0f; }
 };
 
@@ -37,6 +43,7 @@ GW_HD uint64_t mix64(uint64_t z) {
 
 // True if element `idx` is kept.
 GW_HD bool dropout_keep(const DropoutSpec& d, uint64_t idx) {
+  idx += d.index_offset;
   uint64_t h = mix64(d.seed ^ mix64((uint64_t(d.site) << 40) ^ idx ^ 0x9e3779b97f4a7c15ULL));
   return uint32_t(h >> 32) >= d.threshold;
 }

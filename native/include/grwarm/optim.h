@@ -22,8 +22,25 @@ struct OptimStep {
   double momentum = 0;      // RMSProp / SGD momentum
   bool centered = false;    // RMSProp: subtract the squared mean gradient
   double weight_decay = 0;  // decoupled, scaled by lr
-  double grad_scale = 1;    // global-norm clipping factor applied to g
+  double clip = 0;          // global-norm clipping threshold of the final gradient; 0 = off
+  double grad_scale = 1;    // the clipping factor applied to g: clip_scale(||g||^2, clip)
 };
+
+// Elements per chunk of the deterministic sum of squares (Backend::sum_squares).
+constexpr unsigned long kSumSquaresChunk = 16384;
+
+// The GR perturbation scale r / (||g1|| + 1e-12), from the squared norm.
+GW_HD double gr_scale(double r, double g1_sq) { return r / (gw_sqrt(g1_sq) + 1e-12); }
+
+// Global-norm clipping g * clip / max(||g||, clip), as a factor from the squared norm;
+// 1 when clipping is off or the norm is within the threshold.
+GW_HD double clip_scale(double g_sq, double clip) {
+  const double norm = gw_sqrt(g_sq);
+  return (clip > 0 && norm > clip) ? clip / norm : 1.0;
+}
+
+// An update whose gradient norm is not finite is skipped: NaN/Inf never reach the weights.
+GW_HD bool update_allowed(double g_sq) { return g_sq - g_sq == 0.0; }
 
 // theta <- theta + scale * g1 (the GR perturbation, scale = r / (||g1|| + 1e-12))
 template <class T>

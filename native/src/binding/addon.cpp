@@ -2,35 +2,68 @@
 #include <napi.h>
 
 #include <chrono>
+#include <mutex>
 #include <vector>
 
 #include "args.h"
+#include "core/registry.h"
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
+#include "distributed.h"
 #include "model_wrap.h"
+#include "native_call.h"
 
 namespace grwarm::binding {
 
 namespace {
 
-// backendInfo() -> { backend, gemm, blas, blasAvailable, threads, hardwareThreads, simd, cuda, cudaReason }
+// backendInfo() -> { backend, backends: [{ name, available, reason, detail, origin, float64 }],
+//   gemm, blas, blasAvailable, threads, hardwareThreads, simd, cuda, cudaReason }
+// `backend` is the device "auto" picks; each entry says why a backend is unavailable.
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("backend", "cpu");
+  const std::vector<BackendStatus> all = backend_statuses();
+  Napi::Array list = Napi::Array::New(env, all.size());
+  std::string chosen = "cpu";
+  bool cuda = false;
+  std::string cuda_reason = "no cuda backend is registered";
+  for (size_t i = 0; i < all.size(); ++i) {
+    const BackendStatus& st = all[i];
+    Napi::Object b = Napi::Object::New(env);
+    b.Set("name", st.name);
+    b.Set("available", st.available);
+    b.Set("reason", st.reason);
+    b.Set("detail", st.detail);
+    b.Set("origin", st.origin);
+    b.Set("float64", st.float64);
+    list.Set(uint32_t(i), b);
+    if (st.name != "cpu" && st.available && chosen == "cpu") chosen = st.name;
+    if (st.name == "cuda") {
+      cuda = st.available;
+      cuda_reason = st.available ? "" : st.reason;
+    }
+  }
+  o.Set("backend", chosen);
+  o.Set("backends", list);
   o.Set("gemm", cpu::gemm_impl() == cpu::GemmImpl::Blas ? "blas" : "builtin");
   o.Set("blas", cpu::blas_name());
   o.Set("blasAvailable", cpu::blas_available());
   o.Set("threads", cpu::num_threads());
   o.Set("hardwareThreads", cpu::hardware_threads());
   o.Set("simd", cpu::simd_level());
-  o.Set("cuda", false);
-  o.Set("cudaReason", "this build has no CUDA backend (the CPU backend is the only one so far)");
+  o.Set("cuda", cuda);
+  o.Set("cudaReason", cuda_reason);
   return o;
 }
 
+// threadCensus() -> how many distinct CPU threads ran kernel work since the last call.
+Napi::Value thread_census(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpu::take_thread_census());
+}
+
 Napi::Value set_threads(const Napi::CallbackInfo& info) {
-  cpu::set_num_threads(int_arg(info[0], "threads", 0, 4096));
+  cpu::set_num_threads(int_arg(info[0], "threads", 0, 1024));
   return Napi::Number::New(info.Env(), cpu::num_threads());
 }
 
@@ -65,11 +98,23 @@ Napi::Value sgemm_bench(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
-  cpu::set_num_threads(0);  // all hardware threads, for OpenMP and the BLAS alike
+  // Per-environment state, freed by Node with the environment; the cleanup hook runs first
+  // and tells async calls still completing that JS is out of reach (worker.terminate()).
+  auto* state = new AddonEnv();
+  napi_set_instance_data(
+      env, state, [](napi_env, void* data, void*) { delete static_cast<AddonEnv*>(data); }, nullptr);
+  napi_add_env_cleanup_hook(
+      env, [](void* data) { static_cast<AddonEnv*>(data)->closing = true; }, state);
+  // The first environment (main or worker thread) sets the process-wide default: all
+  // hardware threads, for OpenMP and the BLAS alike.
+  static std::once_flag threads_once;
+  std::call_once(threads_once, [] { cpu::set_num_threads(0); });
   exports.Set("NativeModel", ModelWrap::define(env));
+  exports.Set("NativeCommunicator", CommWrap::define(env));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
   exports.Set("setThreads", Napi::Function::New(env, set_threads));
   exports.Set("setGemm", Napi::Function::New(env, set_gemm));
+  exports.Set("threadCensus", Napi::Function::New(env, thread_census));
   exports.Set("sgemmBench", Napi::Function::New(env, sgemm_bench));
   return exports;
 }

@@ -1,9 +1,12 @@
 #include "model_wrap.h"
 
+#include <cstring>
 #include <string>
 
 #include "args.h"
-#include "promise_worker.h"
+#include "core/registry.h"
+#include "distributed.h"
+#include "native_call.h"
 
 namespace grwarm::binding {
 
@@ -62,8 +65,8 @@ double finite_field(const Napi::Object& o, const char* key, double def, double l
 }  // namespace
 
 struct ModelWrap::Batch {
-  Napi::Float32Array images;
-  Napi::Int32Array labels;  // empty when not given
+  std::vector<float> images;
+  std::vector<int32_t> labels;  // empty when not given
   int n = 0;
 };
 
@@ -71,23 +74,28 @@ Napi::Function ModelWrap::define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {
                          InstanceMethod("layout", &ModelWrap::layout),
-                         InstanceMethod("params", &ModelWrap::params),
-                         InstanceMethod("grads", &ModelWrap::grads),
+                         InstanceMethod("device", &ModelWrap::device),
+                         InstanceMethod("readBuffer", &ModelWrap::read_buffer),
+                         InstanceMethod("writeBuffer", &ModelWrap::write_buffer),
+                         InstanceMethod("generation", &ModelWrap::generation),
+                         InstanceMethod("busy", &ModelWrap::busy),
+                         InstanceMethod("activationBytes", &ModelWrap::activation_bytes),
                          InstanceMethod("init", &ModelWrap::init),
                          InstanceMethod("paramNorm", &ModelWrap::param_norm),
                          InstanceMethod("gradNorm", &ModelWrap::grad_norm),
                          InstanceMethod("forwardBackward", &ModelWrap::forward_backward),
                          InstanceMethod("evaluate", &ModelWrap::evaluate),
                          InstanceMethod("configureOptimizer", &ModelWrap::configure_optimizer),
-                         InstanceMethod("optimizerSlots", &ModelWrap::optimizer_slots),
+                         InstanceMethod("optimizerSlotNames", &ModelWrap::optimizer_slot_names),
                          InstanceMethod("optimizerSteps", &ModelWrap::optimizer_steps),
                          InstanceMethod("setOptimizerSteps", &ModelWrap::set_optimizer_steps),
                          InstanceMethod("step", &ModelWrap::step),
                          InstanceMethod("applyOptimizer", &ModelWrap::apply_optimizer),
+                         InstanceMethod("setCommunicator", &ModelWrap::set_communicator),
                      });
 }
 
-// new NativeModel(config, { precision: 'float32' | 'float64', seed })
+// new NativeModel(config, { precision: 'float32' | 'float64', seed, device: 'auto' | 'cpu' | 'cuda' })
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -95,6 +103,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   VitConfig cfg = config_from(info[0].As<Napi::Object>());
   Precision prec = Precision::F32;
   uint64_t seed = 0;
+  std::string device = "auto";
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject()) type_error(env, "options: expected an object, got " + describe(info[1]));
     Napi::Object o = info[1].As<Napi::Object>();
@@ -108,12 +117,21 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
     }
     Napi::Value sv = o.Get("seed");
     if (!sv.IsUndefined()) seed = seed_arg(sv, "options.seed");
+    Napi::Value dv = o.Get("device");
+    if (!dv.IsUndefined()) {
+      if (!dv.IsString()) type_error(env, "options.device: expected \"auto\", \"cpu\" or \"cuda\", got " + describe(dv));
+      device = dv.As<Napi::String>().Utf8Value();
+    }
   }
   try {
-    model_ = make_cpu_model(cfg, prec, seed);
+    model_ = create_model(device, cfg, prec, seed);
   } catch (const std::bad_alloc&) {
     range_error(env, "model: out of memory allocating " + std::to_string(ParamLayout::build(cfg).total) +
                          " parameters");
+  } catch (const std::invalid_argument& e) {
+    range_error(env, std::string("options.") + e.what());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
   }
 }
 
@@ -123,13 +141,16 @@ void ModelWrap::ensure_idle(Napi::Env env, const char* what) {
                                     ": the model is busy with another call; await it first");
 }
 
-Napi::Value ModelWrap::run_async(Napi::Env env, std::function<void()> work,
-                                 std::function<Napi::Value(Napi::Env)> done,
-                                 std::vector<Napi::Object> keep) {
+Napi::Value ModelWrap::run_async(Napi::Env env, const char* name, std::function<void()> work,
+                                 std::function<Napi::Value(Napi::Env)> done) {
   busy_->store(true);
   auto busy = busy_;
-  return PromiseWorker::run(env, std::move(work), std::move(done), std::move(keep),
-                            [busy] { busy->store(false); });
+  try {
+    return NativeCall::start(env, name, std::move(work), std::move(done), [busy] { busy->store(false); });
+  } catch (...) {
+    busy_->store(false);
+    throw;
+  }
 }
 
 Napi::Value ModelWrap::layout(const Napi::CallbackInfo& info) {
@@ -151,70 +172,171 @@ Napi::Value ModelWrap::layout(const Napi::CallbackInfo& info) {
   return arr;
 }
 
-// An ArrayBuffer over native memory. Its finaliser owns a reference to the model, so a
-// view outliving the JS model object never dangles.
-Napi::ArrayBuffer ModelWrap::external(Napi::Env env, void* data) {
-  const size_t elem = model_->precision() == Precision::F64 ? 8 : 4;
-  auto* hold = new std::shared_ptr<Model>(model_);
-  return Napi::ArrayBuffer::New(
-      env, data, model_->layout().total * elem,
-      [](Napi::Env, void*, std::shared_ptr<Model>* h) { delete h; }, hold);
+// device() -> { name, detail }: where this model runs.
+Napi::Value ModelWrap::device(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("name", model_->backend_name());
+  o.Set("detail", model_->backend_detail());
+  return o;
 }
 
-Napi::Value ModelWrap::params(const Napi::CallbackInfo& info) {
-  if (params_ref_.IsEmpty()) params_ref_ = Napi::Persistent(external(info.Env(), model_->params()));
-  return params_ref_.Value();
+FlatBuffer ModelWrap::buffer_arg(const Napi::CallbackInfo& info, size_t* slot, const char* what) {
+  Napi::Env env = info.Env();
+  const std::string w = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  *slot = 0;
+  if (w == "params") return FlatBuffer::Params;
+  if (w == "grads") return FlatBuffer::Grads;
+  if (w == "optimizer") {
+    const auto names = model_->optimizer_slot_names();
+    if (names.empty())
+      throw Napi::Error::New(env, std::string(what) + ": no optimizer configured; call configureOptimizer first");
+    const double d = number_arg(info[1], std::string(what) + ": slot");
+    if (!(d >= 0 && d < double(names.size()) && d == std::floor(d))) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      range_error(env, std::string(what) + ": optimizer slot " + describe(info[1]) + " does not exist (this optimizer has " +
+                           std::to_string(names.size()) + ": " + list + ")");
+    }
+    *slot = size_t(d);
+    return FlatBuffer::OptimSlot;
+  }
+  range_error(env, std::string(what) + ": expected \"params\", \"grads\" or \"optimizer\", got " + describe(info[0]));
 }
 
-Napi::Value ModelWrap::grads(const Napi::CallbackInfo& info) {
-  if (grads_ref_.IsEmpty()) grads_ref_ = Napi::Persistent(external(info.Env(), model_->grads()));
-  return grads_ref_.Value();
+// A typed array of the model's precision and exactly layout().total elements.
+void ModelWrap::check_array(Napi::Env env, const Napi::Value& v, const char* what, void** data) {
+  const bool f64 = model_->precision() == Precision::F64;
+  const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;
+  const char* want_name = f64 ? "a Float64Array" : "a Float32Array";
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want)
+    type_error(env, std::string(what) + ": expected " + want_name + ", got " + describe(v));
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  if (a.ElementLength() != model_->layout().total)
+    range_error(env, std::string(what) + ": expected " + std::to_string(model_->layout().total) +
+                         " elements (one per parameter), got " + std::to_string(a.ElementLength()));
+  *data = static_cast<uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+}
+
+// readBuffer(which, slot, out): copies a flat buffer of the model into `out` (synchronous).
+Napi::Value ModelWrap::read_buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "readBuffer");
+  size_t slot = 0;
+  const FlatBuffer which = buffer_arg(info, &slot, "readBuffer");
+  void* dst = nullptr;
+  check_array(env, info[2], "readBuffer: out", &dst);
+  try {
+    model_->read_buffer(which, slot, dst);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("readBuffer: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+// writeBuffer(which, slot, src): replaces a flat buffer of the model with a copy of `src`.
+Napi::Value ModelWrap::write_buffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "writeBuffer");
+  size_t slot = 0;
+  const FlatBuffer which = buffer_arg(info, &slot, "writeBuffer");
+  void* src = nullptr;
+  check_array(env, info[2], "writeBuffer: source", &src);
+  try {
+    model_->write_buffer(which, slot, src);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("writeBuffer: ") + e.what());
+  }
+  return env.Undefined();
+}
+
+// generation(which) -> number: changes whenever the model changes that buffer.
+Napi::Value ModelWrap::generation(const Napi::CallbackInfo& info) {
+  const std::string w = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  FlatBuffer which;
+  if (w == "params") which = FlatBuffer::Params;
+  else if (w == "grads") which = FlatBuffer::Grads;
+  else if (w == "optimizer") which = FlatBuffer::OptimSlot;
+  else range_error(info.Env(), "generation: expected \"params\", \"grads\" or \"optimizer\", got " + describe(info[0]));
+  return Napi::Number::New(info.Env(), double(model_->generation(which)));
+}
+
+Napi::Value ModelWrap::busy(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), busy_->load());
+}
+
+// activationBytes(batch) -> bytes of activation memory a batch needs.
+Napi::Value ModelWrap::activation_bytes(const Napi::CallbackInfo& info) {
+  const int b = int_arg(info[0], "batch", 1, 1 << 20);
+  return Napi::Number::New(info.Env(), double(model_->activation_bytes(b)));
 }
 
 Napi::Value ModelWrap::init(const Napi::CallbackInfo& info) {
   ensure_idle(info.Env(), "init");
-  model_->init(seed_arg(info[0], "seed"));
+  const uint64_t seed = seed_arg(info[0], "seed");
+  try {
+    model_->init(seed);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("init: ") + e.what());
+  }
   return info.Env().Undefined();
 }
 
 Napi::Value ModelWrap::param_norm(const Napi::CallbackInfo& info) {
   ensure_idle(info.Env(), "paramNorm");
-  return Napi::Number::New(info.Env(), model_->param_norm());
+  try {
+    return Napi::Number::New(info.Env(), model_->param_norm());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("paramNorm: ") + e.what());
+  }
 }
 
 Napi::Value ModelWrap::grad_norm(const Napi::CallbackInfo& info) {
   ensure_idle(info.Env(), "gradNorm");
-  return Napi::Number::New(info.Env(), model_->grad_norm());
+  try {
+    return Napi::Number::New(info.Env(), model_->grad_norm());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("gradNorm: ") + e.what());
+  }
 }
 
-ModelWrap::Batch ModelWrap::batch_args(const Napi::CallbackInfo& info, bool labels_required) {
+// Copies first, validates the copy: labels changed by JS after this call can no longer
+// reach the kernels, and a detached or collected array is never read.
+std::shared_ptr<ModelWrap::Batch> ModelWrap::batch_args(const Napi::CallbackInfo& info,
+                                                        bool labels_required) {
   Napi::Env env = info.Env();
   const VitConfig& c = model_->config();
-  Batch b;
-  b.images = typed_array_arg<Napi::Float32Array>(info[0], napi_float32_array, "a Float32Array", "images");
+  auto b = std::make_shared<Batch>();
+  Napi::Float32Array images =
+      typed_array_arg<Napi::Float32Array>(info[0], napi_float32_array, "a Float32Array", "images");
   const size_t per = size_t(c.image_numel());
-  const size_t len = b.images.ElementLength();
+  const size_t len = images.ElementLength();
   const std::string shape = "[N, " + std::to_string(c.channels) + ", " + std::to_string(c.image_size) +
                             ", " + std::to_string(c.image_size) + "]";
   if (len == 0 || len % per != 0)
     range_error(env, "images: expected N*" + std::to_string(per) + " floats (shape " + shape +
                          ", N >= 1), got length " + std::to_string(len));
   if (len / per > size_t(1) << 20) range_error(env, "images: batch larger than 2^20 images");
-  b.n = int(len / per);
+  b->n = int(len / per);
   const bool have_labels = info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull();
   if (labels_required && !have_labels)
-    type_error(env, "labels: expected an Int32Array of length " + std::to_string(b.n) + ", got " +
+    type_error(env, "labels: expected an Int32Array of length " + std::to_string(b->n) + ", got " +
                         describe(info[1]));
   if (have_labels) {
-    b.labels = typed_array_arg<Napi::Int32Array>(info[1], napi_int32_array, "an Int32Array", "labels");
-    if (b.labels.ElementLength() != size_t(b.n))
-      range_error(env, "labels: expected length " + std::to_string(b.n) + " (one per image), got " +
-                           std::to_string(b.labels.ElementLength()));
-    const int32_t* l = b.labels.Data();
-    for (int i = 0; i < b.n; ++i)
-      if (l[i] < 0 || l[i] >= c.num_classes)
+    Napi::Int32Array labels =
+        typed_array_arg<Napi::Int32Array>(info[1], napi_int32_array, "an Int32Array", "labels");
+    if (labels.ElementLength() != size_t(b->n))
+      range_error(env, "labels: expected length " + std::to_string(b->n) + " (one per image), got " +
+                           std::to_string(labels.ElementLength()));
+    b->labels.assign(labels.Data(), labels.Data() + b->n);
+    for (int i = 0; i < b->n; ++i)
+      if (b->labels[i] < 0 || b->labels[i] >= c.num_classes)
         range_error(env, "labels[" + std::to_string(i) + "]: expected a class in [0, " +
-                             std::to_string(c.num_classes - 1) + "], got " + std::to_string(l[i]));
+                             std::to_string(c.num_classes - 1) + "], got " + std::to_string(b->labels[i]));
+  }
+  try {
+    b->images.assign(images.Data(), images.Data() + len);
+  } catch (const std::bad_alloc&) {
+    range_error(env, "images: out of memory copying " + std::to_string(b->n) + " images");
   }
   return b;
 }
@@ -230,41 +352,36 @@ static double smoothing_arg(const Napi::Value& v) {
 Napi::Value ModelWrap::forward_backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_idle(env, "forwardBackward");
-  Batch b = batch_args(info, true);
+  auto b = batch_args(info, true);
   const uint64_t seed = info.Length() > 2 && !info[2].IsUndefined() ? seed_arg(info[2], "seed") : 0;
   const bool train = info.Length() > 3 && !info[3].IsUndefined() ? info[3].ToBoolean().Value() : true;
   const double smoothing = smoothing_arg(info.Length() > 4 ? info[4] : env.Undefined());
   auto model = model_;
   auto result = std::make_shared<PassResult>();
-  const float* images = b.images.Data();
-  const int32_t* labels = b.labels.Data();
-  const int n = b.n;
   return run_async(
-      env, [=] { *result = model->forward_backward(images, labels, n, seed, train, smoothing); },
-      [=](Napi::Env e) -> Napi::Value { return pass_object(e, *result); }, {b.images, b.labels});
+      env, "grwarm.forwardBackward",
+      [=] { *result = model->forward_backward(b->images.data(), b->labels.data(), b->n, seed, train, smoothing); },
+      [=](Napi::Env e) -> Napi::Value { return pass_object(e, *result); });
 }
 
 // evaluate(images, labels | null, wantLogits, labelSmoothing) -> Promise<{loss?, correct?, count, logits?}>
 Napi::Value ModelWrap::evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_idle(env, "evaluate");
-  Batch b = batch_args(info, false);
+  auto b = batch_args(info, false);
   const bool want_logits = info.Length() > 2 && info[2].ToBoolean().Value();
   const double smoothing = smoothing_arg(info.Length() > 3 ? info[3] : env.Undefined());
   auto model = model_;
   auto result = std::make_shared<PassResult>();
-  const int n = b.n;
-  const size_t nlogits = want_logits ? size_t(n) * model->config().num_classes : 0;
-  Napi::Float32Array logits = Napi::Float32Array::New(env, nlogits);
-  float* logits_ptr = want_logits ? logits.Data() : nullptr;
-  const float* images = b.images.Data();
-  const bool has_labels = !b.labels.IsEmpty();
-  const int32_t* labels = has_labels ? b.labels.Data() : nullptr;
-  std::vector<Napi::Object> keep{b.images, logits};
-  if (has_labels) keep.push_back(b.labels);
-  auto logits_ref = std::make_shared<Napi::ObjectReference>(Napi::Persistent(static_cast<Napi::Object>(logits)));
+  // The logits land in native memory; the Float32Array is made on the JS thread at the end.
+  auto logits = std::make_shared<std::vector<float>>(want_logits ? size_t(b->n) * model->config().num_classes : 0);
+  const bool has_labels = !b->labels.empty();
   return run_async(
-      env, [=] { *result = model->evaluate(logits_ptr, images, labels, n, smoothing); },
+      env, "grwarm.evaluate",
+      [=] {
+        *result = model->evaluate(want_logits ? logits->data() : nullptr, b->images.data(),
+                                  has_labels ? b->labels.data() : nullptr, b->n, smoothing);
+      },
       [=](Napi::Env e) -> Napi::Value {
         Napi::Object o = Napi::Object::New(e);
         o.Set("count", result->count);
@@ -272,10 +389,13 @@ Napi::Value ModelWrap::evaluate(const Napi::CallbackInfo& info) {
           o.Set("loss", result->loss);
           o.Set("correct", result->correct);
         }
-        if (want_logits) o.Set("logits", logits_ref->Value());
+        if (want_logits) {
+          Napi::Float32Array a = Napi::Float32Array::New(e, logits->size());
+          std::memcpy(a.Data(), logits->data(), logits->size() * sizeof(float));
+          o.Set("logits", a);
+        }
         return o;
-      },
-      keep);
+      });
 }
 
 }  // namespace grwarm::binding
@@ -316,31 +436,25 @@ Napi::Value ModelWrap::configure_optimizer(const Napi::CallbackInfo& info) {
     else if (m != "all")
       range_error(env, p + "wdMask: expected \"all\" or \"timm\", got " + describe(mask));
   }
-  model_->configure_optimizer(c);
-  slot_refs_.clear();
+  try {
+    model_->configure_optimizer(c);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("configureOptimizer: ") + e.what());
+  }
   return env.Undefined();
 }
 
-// optimizerSlots() -> [{ name, buffer }] flat state buffers, same layout as the parameters.
-Napi::Value ModelWrap::optimizer_slots(const Napi::CallbackInfo& info) {
+// optimizerSlotNames() -> PyTorch names of the state slots (read them with readBuffer).
+Napi::Value ModelWrap::optimizer_slot_names(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto names = model_->optimizer_slot_names();
-  if (slot_refs_.size() != names.size()) {
-    slot_refs_.clear();
-    for (size_t i = 0; i < names.size(); ++i)
-      slot_refs_.push_back(Napi::Persistent(external(env, model_->optimizer_slot(i))));
-  }
   Napi::Array arr = Napi::Array::New(env, names.size());
-  for (size_t i = 0; i < names.size(); ++i) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("name", names[i]);
-    o.Set("buffer", slot_refs_[i].Value());
-    arr.Set(uint32_t(i), o);
-  }
+  for (size_t i = 0; i < names.size(); ++i) arr.Set(uint32_t(i), names[i]);
   return arr;
 }
 
 Napi::Value ModelWrap::optimizer_steps(const Napi::CallbackInfo& info) {
+  ensure_idle(info.Env(), "optimizerSteps");
   return Napi::Number::New(info.Env(), double(model_->optimizer_steps()));
 }
 
@@ -368,7 +482,7 @@ Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_idle(env, "step");
   require_optimizer(env, *model_, "step");
-  Batch b = batch_args(info, true);
+  auto b = batch_args(info, true);
   if (info.Length() < 3 || !info[2].IsObject())
     type_error(env, "options: expected an object { lr, lambda, r, seed, ... }, got " +
                         describe(info.Length() < 3 ? env.Undefined() : info[2]));
@@ -386,13 +500,23 @@ Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
   Napi::Value train = o.Get("train");
   s.train = train.IsUndefined() ? true : train.ToBoolean().Value();
   s.smoothing = (finite_field(o, "labelSmoothing", 0, 0, 0.999999, "options."));
+  Napi::Value pert = o.Get("perturbation");
+  if (!pert.IsUndefined()) {
+    const std::string m = pert.IsString() ? pert.As<Napi::String>().Utf8Value() : "";
+    if (m == "local")
+      s.local_perturbation = true;
+    else if (m != "global")
+      range_error(env, "options.perturbation: expected \"global\" or \"local\", got " + describe(pert));
+  }
+  Napi::Value shards = o.Get("shards");
+  if (!shards.IsUndefined()) s.shards = int_arg(shards, "options.shards", 1, b->n);
+  if (s.shards > 1 && !s.local_perturbation)
+    range_error(env, "options.shards: got " + describe(shards) +
+                         "; perturbation shards need options.perturbation \"local\"");
   auto model = model_;
   auto res = std::make_shared<StepResult>();
-  const float* images = b.images.Data();
-  const int32_t* labels = b.labels.Data();
-  const int n = b.n;
   return run_async(
-      env, [=] { *res = model->step(images, labels, n, s); },
+      env, "grwarm.step", [=] { *res = model->step(b->images.data(), b->labels.data(), b->n, s); },
       [=](Napi::Env e) -> Napi::Value {
         Napi::Object r = Napi::Object::New(e);
         r.Set("first", pass_object(e, res->first));
@@ -409,9 +533,10 @@ Napi::Value ModelWrap::step(const Napi::CallbackInfo& info) {
         t.Set("combineRestore", res->ms_combine);
         t.Set("optimizer", res->ms_optim);
         r.Set("timings", t);
+        r.Set("commMs", res->ms_comm);
+        r.Set("commBytes", res->comm_bytes);
         return r;
-      },
-      {b.images, b.labels});
+      });
 }
 
 // applyOptimizer(lr) -> Promise<{ gradNorm, gradNormClipped, applied }>
@@ -424,8 +549,19 @@ Napi::Value ModelWrap::apply_optimizer(const Napi::CallbackInfo& info) {
   auto model = model_;
   auto res = std::make_shared<ApplyResult>();
   return run_async(
-      env, [=] { *res = model->apply_optimizer(lr); },
-      [=](Napi::Env e) -> Napi::Value { return apply_object(e, *res); }, {});
+      env, "grwarm.applyOptimizer", [=] { *res = model->apply_optimizer(lr); },
+      [=](Napi::Env e) -> Napi::Value { return apply_object(e, *res); });
+}
+
+// setCommunicator(comm | null): data-parallel steps over comm's ranks, or a single process.
+Napi::Value ModelWrap::set_communicator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_idle(env, "setCommunicator");
+  if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined())
+    model_->set_communicator(nullptr);
+  else
+    model_->set_communicator(CommWrap::from(env, info[0], "setCommunicator"));
+  return env.Undefined();
 }
 
 }  // namespace grwarm::binding

@@ -21,18 +21,30 @@ class Arena {
   // Registers `*slot` to receive a buffer of n elements at commit().
   void plan(T** slot, size_t n) { reqs_.push_back({slot, n}); }
 
-  void commit() {
-    release();
+  // Bytes the planned buffers will take.
+  size_t planned_bytes() const {
     size_t total = 0;
     for (auto& r : reqs_) total += round_up(r.n);
-    block_ = static_cast<T*>(be_->alloc_bytes(total * sizeof(T)));
+    return total * sizeof(T);
+  }
+
+  // All or nothing: the new block is allocated before the old one is released, so when the
+  // allocation fails (std::bad_alloc) no slot has changed and the old buffers stay valid.
+  void commit() {
+    const size_t bytes = planned_bytes();
+    std::vector<Req> reqs;
+    reqs.swap(reqs_);  // a failed commit leaves no stale plan behind
+    T* fresh = static_cast<T*>(be_->alloc_bytes(bytes));
+    release();
+    block_ = fresh;
     size_t off = 0;
-    for (auto& r : reqs_) {
+    for (auto& r : reqs) {
       *r.slot = block_ + off;
       off += round_up(r.n);
     }
-    reqs_.clear();
   }
+
+  void discard_plan() { reqs_.clear(); }
 
   void release() {
     if (block_) be_->free_bytes(block_);

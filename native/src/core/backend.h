@@ -2,9 +2,19 @@
 //
 // `Vit<T>` (vit.h) decides which op runs on which buffer view and in which order; a
 // Backend<T> implements the ops. Every pointer handed to a backend lives in that backend's
-// memory (host memory for the CPU backend, device memory for a CUDA backend), so a new
-// backend slots in without touching the model. All reductions must be deterministic:
-// the same inputs and thread count give the same bits.
+// memory (host memory for the CPU backend, device memory for the CUDA backend), except the
+// `host_*` arguments of upload/download. Ops are stream-ordered: a backend may return before
+// an op has finished (CUDA does), and only download(), elapsed_ms() and synchronize() wait.
+// Per-step scalars (norms, loss sums) are written to backend memory (`double* out`) and read
+// back once by the model, so a GR step needs no round trip between its phases.
+//
+// All reductions must be deterministic: the same inputs and thread count give the same bits.
+// The element-wise formulas come from include/grwarm/*.h and are identical on every backend;
+// row and global reductions may sum in a different order per backend (see the tolerances of
+// the conformance suite, native/tests/).
+//
+// Errors: an op throws std::runtime_error (or a subclass) with a message saying what failed;
+// alloc_bytes throws std::bad_alloc when memory runs out, and leaves nothing allocated.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,8 +38,23 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // One line about the hardware, for info(): e.g. "NVIDIA H100 (sm_90), cuBLAS 13.0".
+  virtual std::string describe() const { return name(); }
+
+  // ---- ordering and timing --------------------------------------------------------------
+  // Waits until every op issued so far has finished (a no-op on the CPU).
+  virtual void synchronize() = 0;
+  // Records timing mark `slot` (0 <= slot < kTimingMarks) in stream order; elapsed_ms(a, b)
+  // waits for mark b and returns the milliseconds between the two marks as the backend
+  // measured them (CUDA events on the GPU, the steady clock on the CPU).
+  static constexpr int kTimingMarks = 8;
+  virtual void mark(int slot) = 0;
+  virtual double elapsed_ms(int from, int to) = 0;
 
   // ---- memory -------------------------------------------------------------------------
+  // The most memory the model may plan for (physical RAM, device memory); 0 = unknown. A
+  // batch needing more is refused with a clear error before anything is allocated.
+  virtual size_t memory_limit_bytes() const { return 0; }
   virtual void* alloc_bytes(size_t bytes) = 0;
   virtual void free_bytes(void* p) = 0;
   virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
@@ -89,17 +114,26 @@ class Backend {
   virtual void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
                             const int32_t* labels, int B, int C, T smoothing) = 0;
 
+  // out[0] = sum over rows of row_loss (in double, rows in index order on the CPU),
+  // out[1] = number of rows with row_correct != 0 (as a double). `out` is backend memory.
+  virtual void loss_stats(double* out, const T* row_loss, const uint8_t* row_correct, int B) = 0;
+
   // ---- whole-model passes over flat buffers -----------------------------------------------
-  // Sum of squares in double over fixed 16384-element chunks, chunk sums added in index
-  // order: the same bits for any thread count (and the order the TS unfused step uses).
-  virtual double sum_squares(const T* x, size_t n) = 0;
-  // saved = theta; theta = gr_perturbed(theta, g1, scale)
-  virtual void gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) = 0;
+  // *out = sum of squares in double over fixed 16384-element chunks (kSumSquaresChunk), chunk
+  // sums added in index order on the CPU: the same bits for any thread count (and the order
+  // the TS unfused step uses). A GPU adds the chunk sums in a fixed tree order instead (two
+  // deterministic stages, no atomics). `out` is backend memory.
+  virtual void sum_squares(double* out, const T* x, size_t n) = 0;
+  // saved = theta; theta = gr_perturbed(theta, g1, gr_scale(r, *g1_sq)). g1_sq: backend memory.
+  virtual void gr_perturb(T* theta, T* saved, const T* g1, double r, const double* g1_sq,
+                          size_t n) = 0;
   // g = gr_combined(g1, g, 1 - alpha, alpha)   (g holds g2 on entry)
   virtual void gr_combine(T* g, const T* g1, double alpha, size_t n) = 0;
-  // optim_update over n consecutive parameters (state slots may be null when unused).
+  // optim_update over n consecutive parameters (state slots may be null when unused), with
+  // step.grad_scale = clip_scale(*g_sq, step.clip) computed from the backend-memory norm.
+  // When *g_sq is not finite nothing is written (the step is skipped, see optim.h).
   virtual void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
-                            const OptimStep& step, bool decay) = 0;
+                            const OptimStep& step, bool decay, const double* g_sq) = 0;
 };
 
 }  // namespace grwarm

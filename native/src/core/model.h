@@ -11,6 +11,8 @@
 
 namespace grwarm {
 
+class Communicator;  // communicator.h
+
 enum class Precision { F32, F64 };
 
 struct PassResult {
@@ -39,6 +41,15 @@ struct StepOptions {
   double lr = 0;      // scheduled learning rate
   double lambda = 0;  // GR strength
   double r = 0;       // perturbation radius
+  // How the GR perturbation is shared (docs/method.md; README "Data-parallel training"):
+  // false (global): one perturbation from the gradient of the whole (global) batch;
+  // true (local): each shard of `shards` per process, and each rank of a data-parallel job,
+  // perturbs with its own g1 and norm and combines locally; the combined gradients are then
+  // averaged, weighted by shard size (SAM's m-sharpness; the authors' JAX code with
+  // sync_perturbations = False). One process with local = false or shards = 1 is the plain
+  // single-process step.
+  bool local_perturbation = false;
+  int shards = 1;  // local mode only: perturbation shards of this process's batch
 };
 
 struct ApplyResult {
@@ -52,9 +63,16 @@ struct StepResult {
   bool second_pass = false;
   double g1_norm = 0;
   ApplyResult update;
-  // Wall-clock phases in milliseconds.
+  // Phases in milliseconds, measured by the backend's timing marks (CUDA events on the GPU),
+  // so they mean the same on every backend.
   double ms_first = 0, ms_perturb = 0, ms_second = 0, ms_combine = 0, ms_optim = 0;
+  // Data-parallel steps: milliseconds in gradient all-reduces and bytes each rank sent for
+  // them (ring model), 0 in a single process.
+  double ms_comm = 0, comm_bytes = 0;
 };
+
+// The flat buffers a caller can copy out of / into a model (host-copy protocol).
+enum class FlatBuffer { Params, Grads, OptimSlot };
 
 class Model {
  public:
@@ -64,9 +82,20 @@ class Model {
   virtual Precision precision() const = 0;
   virtual std::string backend_name() const = 0;
 
-  // Host-visible flat buffers (layout().total elements of the model's precision).
-  virtual void* params() = 0;
-  virtual void* grads() = 0;
+  // ---- host-copy protocol ------------------------------------------------------------
+  // Callers never hold pointers into backend memory: they copy whole flat buffers
+  // (layout().total elements of the model's precision) out and in. `slot` indexes
+  // optimizer_slot_names() for FlatBuffer::OptimSlot and is ignored otherwise. Both wait for
+  // the backend. A write replaces the whole buffer.
+  virtual void read_buffer(FlatBuffer which, size_t slot, void* host_dst) = 0;
+  virtual void write_buffer(FlatBuffer which, size_t slot, const void* host_src) = 0;
+  // Bumped every time the model changes that buffer (a step, init, a write, a new optimizer),
+  // so a host copy knows when it is stale.
+  virtual uint64_t generation(FlatBuffer which) const = 0;
+  // The backend's one-line description (Backend::describe()).
+  virtual std::string backend_detail() const = 0;
+  // Bytes of activation memory a batch of `batch` images needs (for clear out-of-memory errors).
+  virtual size_t activation_bytes(int batch) const = 0;
 
   // Re-initialises every parameter from `seed` (SPEC section 4).
   virtual void init(uint64_t seed) = 0;
@@ -95,11 +124,19 @@ class Model {
   virtual ApplyResult apply_optimizer(double lr) = 0;
   virtual uint64_t optimizer_steps() const = 0;
   virtual void set_optimizer_steps(uint64_t steps) = 0;
-  // PyTorch names of the state slots ("exp_avg", "exp_avg_sq", ...) and their flat buffers.
+  // PyTorch names of the state slots ("exp_avg", "exp_avg_sq", ...); read and write them with
+  // read_buffer / write_buffer(FlatBuffer::OptimSlot, i, ...).
   virtual std::vector<std::string> optimizer_slot_names() const = 0;
-  virtual void* optimizer_slot(size_t i) = 0;
+
+  // ---- data parallelism ----
+  // With a communicator (communicator.h) of N ranks, step() and forward_backward() treat the
+  // batch passed in as this rank's part of a global batch: the ranks' batches, in rank order,
+  // are the global batch (dropout masks are keyed by the global sample index), gradients are
+  // averaged over it weighted by the ranks' batch sizes, and losses/counts are global. Every
+  // rank must make the same calls with the same options. nullptr: one process (the default).
+  virtual void set_communicator(std::shared_ptr<Communicator> comm) = 0;
 };
 
-std::unique_ptr<Model> make_cpu_model(const VitConfig& cfg, Precision precision, uint64_t seed);
+// Models are created through the backend registry: see registry.h (create_model).
 
 }  // namespace grwarm

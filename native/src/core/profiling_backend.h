@@ -1,7 +1,8 @@
 // A Backend decorator that times every op (wall clock, summed per op name).
 //
-// make_cpu_model wraps its backend in one when GRWARM_PROFILE is set in the environment and
-// prints the table to stderr when the model is destroyed. It lets anyone see where a step's
+// The registry wraps every backend in one when GRWARM_PROFILE is set in the environment; it
+// prints the table to stderr when the model is destroyed. On a stream-ordered backend (CUDA)
+// it synchronizes after each op so the times belong to the op (profiling runs slower). It lets anyone see where a step's
 // time goes without touching the model or the kernels.
 #pragma once
 #include <chrono>
@@ -27,10 +28,16 @@ class ProfilingBackend final : public Backend<T> {
                    all > 0 ? 100.0 * kv.second / all : 0.0);
   }
   std::string name() const override { return in_->name(); }
+  std::string describe() const override { return in_->describe() + " (profiled)"; }
+  void synchronize() override { in_->synchronize(); }
+  void mark(int slot) override { in_->mark(slot); }
+  double elapsed_ms(int a, int b) override { return in_->elapsed_ms(a, b); }
+  size_t memory_limit_bytes() const override { return in_->memory_limit_bytes(); }
 
 #define GW_TIMED(op, call)                                                                   \
   auto t0 = std::chrono::steady_clock::now();                                                \
   call;                                                                                      \
+  in_->synchronize();                                                                        \
   ms_[op] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0) \
                  .count()
 
@@ -99,20 +106,21 @@ class ProfilingBackend final : public Backend<T> {
                     T s) override {
     GW_TIMED("softmax_xent", in_->softmax_xent(dl, rl, rc, lg, lb, B, C, s));
   }
-  double sum_squares(const T* x, size_t n) override {
-    double r;
-    GW_TIMED("sum_squares", r = in_->sum_squares(x, n));
-    return r;
+  void loss_stats(double* o, const T* rl, const uint8_t* rc, int B) override {
+    GW_TIMED("loss_stats", in_->loss_stats(o, rl, rc, B));
   }
-  void gr_perturb(T* th, T* sv, const T* g1, double sc, size_t n) override {
-    GW_TIMED("gr_perturb", in_->gr_perturb(th, sv, g1, sc, n));
+  void sum_squares(double* o, const T* x, size_t n) override {
+    GW_TIMED("sum_squares", in_->sum_squares(o, x, n));
+  }
+  void gr_perturb(T* th, T* sv, const T* g1, double r, const double* sq, size_t n) override {
+    GW_TIMED("gr_perturb", in_->gr_perturb(th, sv, g1, r, sq, n));
   }
   void gr_combine(T* g, const T* g1, double a, size_t n) override {
     GW_TIMED("gr_combine", in_->gr_combine(g, g1, a, n));
   }
-  void optim_update(T* th, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& o,
-                    bool d) override {
-    GW_TIMED("optim_update", in_->optim_update(th, g, s1, s2, s3, n, o, d));
+  void optim_update(T* th, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& o, bool d,
+                    const double* sq) override {
+    GW_TIMED("optim_update", in_->optim_update(th, g, s1, s2, s3, n, o, d, sq));
   }
 #undef GW_TIMED
 

@@ -1,12 +1,11 @@
 #include "vit.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
-#include "../cpu/cpu_backend.h"
 #include "init.h"
-#include "profiling_backend.h"
 
 namespace grwarm {
 
@@ -22,8 +21,15 @@ Vit<T>::Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t 
     : cfg_(cfg), be_(std::move(backend)), acts_arena_(be_.get()) {
   cfg_.validate();
   layout_ = ParamLayout::build(cfg_);
-  params_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
-  grads_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
+  try {
+    params_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
+    grads_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
+    scalars_ = static_cast<double*>(be_->alloc_bytes(kNumScalars * sizeof(double)));
+  } catch (...) {
+    for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_)})
+      if (p) be_->free_bytes(p);
+    throw;
+  }
   be_->fill(grads_, T(0), layout_.total);
   gout_ = grads_;
   init(seed);
@@ -36,7 +42,8 @@ Vit<T>::~Vit() {
                   static_cast<void*>(images_), static_cast<void*>(labels_),
                   static_cast<void*>(correct_), static_cast<void*>(g1_),
                   static_cast<void*>(saved_), static_cast<void*>(slots_[0]),
-                  static_cast<void*>(slots_[1]), static_cast<void*>(slots_[2])})
+                  static_cast<void*>(slots_[1]), static_cast<void*>(slots_[2]),
+                  static_cast<void*>(scalars_), static_cast<void*>(acc_)})
     if (p) be_->free_bytes(p);
 }
 
@@ -45,17 +52,45 @@ void Vit<T>::init(uint64_t seed) {
   std::vector<T> host(layout_.total);
   init_params(layout_, cfg_, seed, host.data());
   be_->upload(params_, host.data(), host.size() * sizeof(T));
+  ++gen_[int(FlatBuffer::Params)];
 }
 
 template <class T>
-void Vit<T>::ensure_capacity(int B) {
-  if (B <= capacity_) return;
+T* Vit<T>::flat(FlatBuffer which, size_t slot, const char* what) {
+  switch (which) {
+    case FlatBuffer::Params: return params_;
+    case FlatBuffer::Grads: return grads_;
+    case FlatBuffer::OptimSlot:
+      if (slot >= slot_names_.size())
+        throw std::out_of_range(std::string(what) + ": optimizer slot " + std::to_string(slot) +
+                                " does not exist (" + std::to_string(slot_names_.size()) +
+                                " slots; configure the optimizer first)");
+      return optimizer_slot(slot);
+  }
+  throw std::invalid_argument(std::string(what) + ": unknown buffer");
+}
+
+template <class T>
+void Vit<T>::read_buffer(FlatBuffer which, size_t slot, void* host_dst) {
+  be_->download(host_dst, flat(which, slot, "read"), layout_.total * sizeof(T));
+}
+
+template <class T>
+void Vit<T>::write_buffer(FlatBuffer which, size_t slot, const void* host_src) {
+  be_->upload(flat(which, slot, "write"), host_src, layout_.total * sizeof(T));
+  be_->synchronize();  // the caller may reuse its memory as soon as we return
+  ++gen_[int(which)];
+}
+
+// Registers every per-batch activation buffer for a batch of B in `a` (layer buffers into
+// `layers`, the rest into the members); commit() then allocates them in one block.
+template <class T>
+void Vit<T>::plan_buffers(Arena<T>& a, std::vector<LayerActs>& layers, int B) {
   const size_t Tn = cfg_.tokens(), D = cfg_.width, P = cfg_.num_patches(), K = cfg_.patch_dim(),
                M = cfg_.mlp_hidden, H = cfg_.heads, C = cfg_.num_classes;
   const size_t BT = size_t(B) * Tn;
-  Arena<T>& a = acts_arena_;
-  layers_.assign(cfg_.depth, LayerActs{});
-  for (auto& L : layers_) {
+  layers.assign(cfg_.depth, LayerActs{});
+  for (auto& L : layers) {
     a.plan(&L.x_in, BT * D);
     a.plan(&L.ln1, BT * D);
     a.plan(&L.mean1, BT);
@@ -90,21 +125,88 @@ void Vit<T>::ensure_capacity(int B) {
   a.plan(&dcls_ln_, size_t(B) * D);
   a.plan(&dcls_in_, size_t(B) * D);
   a.plan(&dpatch_, size_t(B) * P * D);
-  a.commit();
+}
+
+template <class T>
+size_t Vit<T>::input_bytes(int B) const {
+  return size_t(B) * (cfg_.image_numel() * sizeof(float) + sizeof(int32_t) + 1);
+}
+
+template <class T>
+size_t Vit<T>::activation_bytes(int B) const {
+  // Planning writes nothing but the arena's request list, so a scratch arena can size it.
+  Arena<T> scratch(be_.get());
+  std::vector<LayerActs> layers;
+  const_cast<Vit<T>*>(this)->plan_buffers(scratch, layers, B);
+  const size_t bytes = scratch.planned_bytes();
+  scratch.discard_plan();
+  return bytes + input_bytes(B);
+}
+
+namespace {
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1ull << 30));
+  return buf;
+}
+}  // namespace
+
+// Grows the per-batch buffers to hold B images. All or nothing: when memory runs out the
+// error says how much the batch needs, and the model keeps its old buffers and capacity, so
+// it stays usable with smaller batches.
+template <class T>
+void Vit<T>::ensure_capacity(int B) {
+  if (B <= capacity_) return;
+  const size_t need = activation_bytes(B);
+  const size_t limit = be_->memory_limit_bytes();
+  auto oom = [&](const std::string& why) {
+    return std::runtime_error("out of memory: a batch of " + std::to_string(B) + " images needs " +
+                              gib(double(need)) + " of activation memory on " + be_->name() + " (" +
+                              std::to_string(need / size_t(B) / 1024) + " KiB per image)" + why +
+                              "; use a smaller batch (the model is unchanged and still usable)");
+  };
+  if (limit > 0 && need > limit) throw oom(", more than the " + gib(double(limit)) + " this machine has");
+  std::vector<LayerActs> fresh_layers;
+  Arena<T>& a = acts_arena_;
+  plan_buffers(a, fresh_layers, B);
+  // The inputs first, into locals: nothing of the model changes until everything is allocated.
+  void* in[3] = {nullptr, nullptr, nullptr};
+  try {
+    in[0] = be_->alloc_bytes(size_t(B) * cfg_.image_numel() * sizeof(float));
+    in[1] = be_->alloc_bytes(size_t(B) * sizeof(int32_t));
+    in[2] = be_->alloc_bytes(size_t(B));
+    host_scratch_.reserve(size_t(B) * cfg_.num_classes);
+    a.commit();  // all or nothing (arena.h)
+  } catch (const std::bad_alloc&) {
+    a.discard_plan();
+    for (void* p : in)
+      if (p) be_->free_bytes(p);
+    throw oom("");
+  }
+  layers_.swap(fresh_layers);
   for (void* p : {static_cast<void*>(images_), static_cast<void*>(labels_),
                   static_cast<void*>(correct_)})
     if (p) be_->free_bytes(p);
-  images_ = static_cast<float*>(be_->alloc_bytes(size_t(B) * cfg_.image_numel() * sizeof(float)));
-  labels_ = static_cast<int32_t*>(be_->alloc_bytes(size_t(B) * sizeof(int32_t)));
-  correct_ = static_cast<uint8_t*>(be_->alloc_bytes(size_t(B)));
-  host_scratch_.resize(size_t(B) * C);
-  host_correct_.resize(B);
+  images_ = static_cast<float*>(in[0]);
+  labels_ = static_cast<int32_t*>(in[1]);
+  correct_ = static_cast<uint8_t*>(in[2]);
+  host_scratch_.resize(size_t(B) * cfg_.num_classes);
   capacity_ = B;
 }
 
 template <class T>
 DropoutSpec Vit<T>::drop(uint64_t seed, uint32_t s, bool train) const {
-  return make_dropout(mix64(seed + 0x51ed2701ULL), s, train ? cfg_.dropout : 0.0f);
+  DropoutSpec d = make_dropout(mix64(seed + 0x51ed2701ULL), s, train ? cfg_.dropout : 0.0f);
+  if (sample_offset_ != 0) {
+    // Masks are keyed by the global element index: skip the elements of the samples before
+    // this batch (every site's tensor has the batch as its outermost dimension).
+    const uint64_t Tn = uint64_t(cfg_.tokens()), D = uint64_t(cfg_.width);
+    uint64_t per_sample = Tn * D;  // embedding, attention projection, MLP output
+    if (s % 8 == kSiteAttnProbs) per_sample = uint64_t(cfg_.heads) * Tn * Tn;
+    if (s % 8 == kSiteMlpHidden) per_sample = Tn * uint64_t(cfg_.mlp_hidden);
+    d.index_offset = sample_offset_ * per_sample;
+  }
+  return d;
 }
 
 // y[rows, out] = x[rows, in] W[out, in]^T + b
@@ -166,20 +268,24 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
 }
 
 template <class T>
-PassResult Vit<T>::loss(const int32_t* labels, int B, double smoothing, bool want_grad) {
+void Vit<T>::loss(const int32_t* labels, int B, double smoothing, bool want_grad, int stats) {
   const int C = cfg_.num_classes;
   be_->upload(labels_, labels, size_t(B) * sizeof(int32_t));
   be_->softmax_xent(want_grad ? dlogits_ : nullptr, row_loss_, correct_, logits_, labels_, B, C,
                     T(smoothing));
-  be_->download(host_scratch_.data(), row_loss_, size_t(B) * sizeof(T));
-  be_->download(host_correct_.data(), correct_, size_t(B));
+  be_->loss_stats(scalars_ + stats, row_loss_, correct_, B);
+}
+
+template <class T>
+void Vit<T>::download_scalars() {
+  be_->download(host_scalars_, scalars_, sizeof host_scalars_);
+}
+
+template <class T>
+PassResult Vit<T>::pass_result(int stats, int B) const {
   PassResult r;
-  double sum = 0;
-  for (int b = 0; b < B; ++b) {
-    sum += double(host_scratch_[b]);
-    r.correct += host_correct_[b];
-  }
-  r.loss = sum / B;
+  r.loss = host_scalars_[stats] / B;
+  r.correct = int(host_scalars_[stats + 1]);
   r.count = B;
   return r;
 }
@@ -221,21 +327,46 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
 }
 
 template <class T>
-PassResult Vit<T>::pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
-                        bool train, double smoothing) {
-  ensure_capacity(B);
+void Vit<T>::pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
+                  bool train, double smoothing, int stats) {
   forward(images, B, seed, train);
-  PassResult r = loss(labels, B, smoothing, true);
+  loss(labels, B, smoothing, true, stats);
   gout_ = gout;
   backward(B, seed, train);
   gout_ = grads_;
-  return r;
 }
 
 template <class T>
 PassResult Vit<T>::forward_backward(const float* images, const int32_t* labels, int B,
                                     uint64_t seed, bool train, double smoothing) {
-  return pass(grads_, images, labels, B, seed, train, smoothing);
+  ensure_capacity(B);
+  if (comm_) {
+    // Data parallel: this rank's part of the global batch; the gradient and loss are global.
+    const GlobalBatch gb = global_batch(B);
+    sample_offset_ = gb.offset;
+    try {
+      pass(grads_, images, labels, B, seed, train, smoothing, kLoss1);
+    } catch (...) {
+      sample_offset_ = 0;
+      throw;
+    }
+    sample_offset_ = 0;
+    StepResult timing;
+    reduce_grads(grads_, gb, timing);
+    ++gen_[int(FlatBuffer::Grads)];
+    download_scalars();
+    double v[2] = {host_scalars_[kLoss1], host_scalars_[kLoss1 + 1]};
+    comm_->allreduce_scalars(v, 2);
+    PassResult r;
+    r.loss = v[0] / gb.total;
+    r.correct = int(v[1]);
+    r.count = gb.total;
+    return r;
+  }
+  pass(grads_, images, labels, B, seed, train, smoothing, kLoss1);
+  ++gen_[int(FlatBuffer::Grads)];
+  download_scalars();
+  return pass_result(kLoss1, B);
 }
 
 template <class T>
@@ -245,7 +376,11 @@ PassResult Vit<T>::evaluate(float* logits, const float* images, const int32_t* l
   forward(images, B, 0, false);
   PassResult r;
   r.count = B;
-  if (labels) r = loss(labels, B, smoothing, false);
+  if (labels) {
+    loss(labels, B, smoothing, false, kLoss1);
+    download_scalars();
+    r = pass_result(kLoss1, B);
+  }
   if (logits) {
     const size_t n = size_t(B) * cfg_.num_classes;
     be_->download(host_scratch_.data(), logits_, n * sizeof(T));
@@ -256,29 +391,19 @@ PassResult Vit<T>::evaluate(float* logits, const float* images, const int32_t* l
 
 template <class T>
 double Vit<T>::param_norm() {
-  return std::sqrt(be_->sum_squares(params_, layout_.total));
+  be_->sum_squares(scalars_ + kNormSq, params_, layout_.total);
+  download_scalars();
+  return std::sqrt(host_scalars_[kNormSq]);
 }
 
 template <class T>
 double Vit<T>::grad_norm() {
-  return std::sqrt(be_->sum_squares(grads_, layout_.total));
+  be_->sum_squares(scalars_ + kNormSq, grads_, layout_.total);
+  download_scalars();
+  return std::sqrt(host_scalars_[kNormSq]);
 }
 
 template class Vit<float>;
 template class Vit<double>;
-
-namespace {
-template <class T>
-std::unique_ptr<Backend<T>> cpu_backend() {
-  std::unique_ptr<Backend<T>> be = std::make_unique<cpu::CpuBackend<T>>();
-  if (std::getenv("GRWARM_PROFILE")) be = std::make_unique<ProfilingBackend<T>>(std::move(be));
-  return be;
-}
-}  // namespace
-
-std::unique_ptr<Model> make_cpu_model(const VitConfig& cfg, Precision precision, uint64_t seed) {
-  if (precision == Precision::F64) return std::make_unique<Vit<double>>(cfg, cpu_backend<double>(), seed);
-  return std::make_unique<Vit<float>>(cfg, cpu_backend<float>(), seed);
-}
 
 }  // namespace grwarm

@@ -5,6 +5,7 @@
 
 #include "arena.h"
 #include "backend.h"
+#include "communicator.h"
 #include "model.h"
 
 namespace grwarm {
@@ -19,8 +20,11 @@ class Vit final : public Model {
   const ParamLayout& layout() const override { return layout_; }
   Precision precision() const override { return sizeof(T) == 8 ? Precision::F64 : Precision::F32; }
   std::string backend_name() const override { return be_->name(); }
-  void* params() override { return params_; }
-  void* grads() override { return grads_; }
+  std::string backend_detail() const override { return be_->describe(); }
+  void read_buffer(FlatBuffer which, size_t slot, void* host_dst) override;
+  void write_buffer(FlatBuffer which, size_t slot, const void* host_src) override;
+  uint64_t generation(FlatBuffer which) const override { return gen_[int(which)]; }
+  size_t activation_bytes(int batch) const override;
   void init(uint64_t seed) override;
 
   PassResult forward_backward(const float* images, const int32_t* labels, int batch, uint64_t seed,
@@ -38,7 +42,7 @@ class Vit final : public Model {
   uint64_t optimizer_steps() const override { return optim_steps_; }
   void set_optimizer_steps(uint64_t steps) override { optim_steps_ = steps; }
   std::vector<std::string> optimizer_slot_names() const override { return slot_names_; }
-  void* optimizer_slot(size_t i) override;
+  void set_communicator(std::shared_ptr<Communicator> comm) override { comm_ = std::move(comm); }
 
  protected:
   // Activations of one layer, kept from the forward pass for the backward pass.
@@ -46,13 +50,50 @@ class Vit final : public Model {
     T *x_in, *ln1, *mean1, *rstd1, *qkv, *probs, *att, *x_mid, *ln2, *mean2, *rstd2, *fc1, *gelu;
   };
 
+  // Per-step scalars kept in backend memory (scalars_[k]) and read back once per call.
+  enum Scalar { kLoss1 = 0, kCorrect1, kLoss2, kCorrect2, kG1Sq, kGSq, kNormSq, kNumScalars };
+
   void ensure_capacity(int batch);
-  // forward + loss + backward with the parameter gradients written to `gout`.
-  PassResult pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
-                  bool train, double smoothing);
+  void plan_buffers(Arena<T>& a, std::vector<LayerActs>& layers, int batch);
+  size_t input_bytes(int batch) const;
+  T* optimizer_slot(size_t i);
+  T* flat(FlatBuffer which, size_t slot, const char* what);
+  // forward + loss + backward with the parameter gradients written to `gout`; the loss sum
+  // and correct count go to scalars_[stats], scalars_[stats + 1].
+  void pass(T* gout, const float* images, const int32_t* labels, int B, uint64_t seed,
+            bool train, double smoothing, int stats);
   DropoutSpec drop(uint64_t seed, uint32_t site, bool train) const;
+
+  // ---- data parallelism and perturbation shards (vit_step.cpp) ----
+  // This rank's place in the global batch of a data-parallel step.
+  struct GlobalBatch {
+    uint64_t offset = 0;  // global index of this rank's first sample
+    int total = 0;        // samples over all ranks
+    double weight = 1;    // this rank's share: B / total
+  };
+  GlobalBatch global_batch(int B);
+  // Weighted all-reduce of a flat gradient buffer (host-staged when the backend's memory is
+  // not host memory and the communicator needs host buffers); times it into `out`.
+  void reduce_grads(T* g, const GlobalBatch& gb, StepResult& out);
+  // The GR step with one perturbation per shard of the batch (local mode); leaves the
+  // shard-size-weighted mean of the combined gradients in grads_ and the summed pass stats in
+  // `sums` (loss1, correct1, loss2, correct2, sum of shard size x shard ||g1||).
+  StepResult step_parallel(const float* images, const int32_t* labels, int B,
+                           const StepOptions& s);
+  void sharded_gr(const float* images, const int32_t* labels, int B, const StepOptions& s,
+                  uint64_t offset, double sums[5]);
+  std::shared_ptr<Communicator> comm_;
+  uint64_t sample_offset_ = 0;  // global index of the first sample in flight (dropout keys)
+  T* acc_ = nullptr;            // running mean of the shards' combined gradients
+  std::vector<T> stage_;        // host staging of all-reduces on device backends
   void forward(const float* images, int B, uint64_t seed, bool train);
-  PassResult loss(const int32_t* labels, int B, double smoothing, bool want_grad);
+  void loss(const int32_t* labels, int B, double smoothing, bool want_grad, int stats);
+  // Issues clipping + the optimizer update of grads_ (norm into scalars_[kGSq]); the caller
+  // reads the norm back to learn whether it was applied (finish_optimizer).
+  OptimStep issue_optimizer(double lr);
+  ApplyResult finish_optimizer(double g_sq, const OptimStep& o);
+  PassResult pass_result(int stats, int B) const;
+  void download_scalars();
   void backward(int B, uint64_t seed, bool train);
   void linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out, int in);
   void linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out, int in);
@@ -60,6 +101,9 @@ class Vit final : public Model {
   VitConfig cfg_;
   ParamLayout layout_;
   std::unique_ptr<Backend<T>> be_;
+  uint64_t gen_[3] = {0, 0, 0};  // generation() of params, grads, optimizer slots
+  double* scalars_ = nullptr;    // kNumScalars doubles in backend memory
+  double host_scalars_[kNumScalars] = {};
   T* params_ = nullptr;
   T* grads_ = nullptr;
   T* gout_ = nullptr;  // where backward() writes parameter gradients (grads_ or g1_)
@@ -89,8 +133,7 @@ class Vit final : public Model {
   T *patches_, *patch_tok_, *x_out_, *tmp_, *cls_in_, *cls_ln_, *meanf_, *rstdf_, *logits_,
       *dlogits_, *row_loss_;
   T *dx_, *dtmp_, *dln_, *dhid_, *dqkv_, *datt_, *dcls_ln_, *dcls_in_, *dpatch_;
-  std::vector<T> host_scratch_;  // downloads of per-row results
-  std::vector<uint8_t> host_correct_;
+  std::vector<T> host_scratch_;  // downloads of logits
 };
 
 }  // namespace grwarm

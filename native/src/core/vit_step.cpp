@@ -1,40 +1,30 @@
 // Training-step members of Vit<T>: the optimizer over flat buffers and the fused GR step
-// (SPEC sections 1-2). Kept apart from vit.cpp, which is the forward/backward pass only.
+// (docs/method.md, sections 1-2). Kept apart from vit.cpp, which is the forward/backward pass only.
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include "vit.h"
 
 namespace grwarm {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-}  // namespace
-
 template <class T>
 void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
-  optim_ = cfg;
   const size_t n = layout_.total;
+  std::vector<std::string> names;
   switch (cfg.kind) {
     case OptimKind::Adam:
-      slot_names_ = {"exp_avg", "exp_avg_sq"};
+      names = {"exp_avg", "exp_avg_sq"};
       break;
     case OptimKind::RMSProp:
-      slot_names_ = {"square_avg"};
-      if (cfg.momentum > 0) slot_names_.push_back("momentum_buffer");
-      if (cfg.centered) slot_names_.push_back("grad_avg");
+      names = {"square_avg"};
+      if (cfg.momentum > 0) names.push_back("momentum_buffer");
+      if (cfg.centered) names.push_back("grad_avg");
       break;
     case OptimKind::SGD:
-      slot_names_ = {"momentum_buffer"};
+      names = {"momentum_buffer"};
       break;
-  }
-  for (T*& s : slots_) {
-    if (s) be_->free_bytes(s);
-    s = nullptr;
   }
   // RMSProp's slots are positional in optim_update: s1 = v, s2 = momentum, s3 = mean grad.
   const bool want[3] = {
@@ -42,13 +32,34 @@ void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
       cfg.kind == OptimKind::Adam || (cfg.kind == OptimKind::RMSProp && cfg.momentum > 0),
       cfg.kind == OptimKind::RMSProp && cfg.centered,
   };
-  for (int i = 0; i < 3; ++i)
-    if (want[i]) {
-      slots_[i] = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
-      be_->fill(slots_[i], T(0), n);
-    }
-  if (!g1_) g1_ = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
-  if (!saved_) saved_ = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+  // Allocate everything new before freeing anything old: when memory runs out the previous
+  // optimizer (if any) is left exactly as it was.
+  T* fresh[3] = {nullptr, nullptr, nullptr};
+  T* g1 = g1_;
+  T* saved = saved_;
+  try {
+    for (int i = 0; i < 3; ++i)
+      if (want[i]) fresh[i] = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+    if (!g1) g1 = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+    if (!saved) saved = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+  } catch (const std::bad_alloc&) {
+    for (T* p : fresh)
+      if (p) be_->free_bytes(p);
+    if (g1 && g1 != g1_) be_->free_bytes(g1);
+    if (saved && saved != saved_) be_->free_bytes(saved);
+    throw std::runtime_error("out of memory: the optimizer state needs " +
+                             std::to_string((3 + names.size()) * n * sizeof(T) >> 20) +
+                             " MiB on " + be_->name() + "; the model and its previous optimizer are unchanged");
+  }
+  g1_ = g1;
+  saved_ = saved;
+  for (int i = 0; i < 3; ++i) {
+    if (slots_[i]) be_->free_bytes(slots_[i]);
+    slots_[i] = fresh[i];
+    if (slots_[i]) be_->fill(slots_[i], T(0), n);
+  }
+  slot_names_ = names;
+  optim_ = cfg;
   // Merge consecutive tensors with the same decay flag: a handful of contiguous runs.
   decay_runs_.clear();
   for (const TensorView& t : layout_.tensors) {
@@ -60,11 +71,11 @@ void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
   }
   optim_steps_ = 0;
   optim_ready_ = true;
+  ++gen_[int(FlatBuffer::OptimSlot)];
 }
 
 template <class T>
-void* Vit<T>::optimizer_slot(size_t i) {
-  if (i >= slot_names_.size()) throw std::out_of_range("optimizer slot index");
+T* Vit<T>::optimizer_slot(size_t i) {
   // slot_names_ lists the allocated slots in slots_ order
   size_t k = 0;
   for (T* s : slots_)
@@ -72,18 +83,14 @@ void* Vit<T>::optimizer_slot(size_t i) {
       if (k == i) return s;
       ++k;
     }
-  throw std::out_of_range("optimizer slot index");
+  throw std::out_of_range("optimizer slot index " + std::to_string(i));
 }
 
+// Issues ||g||^2 and the update of every decay run; the kernels read the norm from backend
+// memory (clip factor, and no update at all when it is not finite), so nothing waits here.
 template <class T>
-ApplyResult Vit<T>::apply_optimizer(double lr) {
+OptimStep Vit<T>::issue_optimizer(double lr) {
   if (!optim_ready_) throw std::logic_error("optimizer not configured: call configureOptimizer first");
-  ApplyResult r;
-  r.g_norm = std::sqrt(be_->sum_squares(grads_, layout_.total));
-  if (!std::isfinite(r.g_norm)) {
-    r.g_norm_clipped = r.g_norm;
-    return r;  // never write NaN/Inf into the parameters or the state
-  }
   OptimStep o;
   o.kind = optim_.kind;
   o.lr = lr;
@@ -94,66 +101,285 @@ ApplyResult Vit<T>::apply_optimizer(double lr) {
   o.momentum = optim_.momentum;
   o.centered = optim_.centered;
   o.weight_decay = optim_.weight_decay;
-  const double t = double(optim_steps_ + 1);  // SPEC: bias correction with t = step + 1
+  o.clip = optim_.clip;
+  const double t = double(optim_steps_ + 1);  // bias correction with t = step + 1
   o.bc1 = 1.0 - std::pow(optim_.beta1, t);
   o.bc2 = 1.0 - std::pow(optim_.beta2, t);
-  // Global-norm clipping: g * clip / max(||g||, clip).
-  o.grad_scale = (optim_.clip > 0 && r.g_norm > optim_.clip) ? optim_.clip / r.g_norm : 1.0;
-  r.g_norm_clipped = r.g_norm * o.grad_scale;
+  be_->sum_squares(scalars_ + kGSq, grads_, layout_.total);
   for (const DecayRun& run : decay_runs_) {
     auto at = [&](T* s) { return s ? s + run.begin : nullptr; };
     be_->optim_update(params_ + run.begin, grads_ + run.begin, at(slots_[0]), at(slots_[1]),
-                      at(slots_[2]), run.end - run.begin, o, run.decay);
+                      at(slots_[2]), run.end - run.begin, o, run.decay, scalars_ + kGSq);
   }
-  ++optim_steps_;
-  r.applied = true;
+  return o;
+}
+
+// Host bookkeeping once ||g||^2 is known: the same decisions the kernels made.
+template <class T>
+ApplyResult Vit<T>::finish_optimizer(double g_sq, const OptimStep& o) {
+  ApplyResult r;
+  r.g_norm = std::sqrt(g_sq);
+  r.applied = update_allowed(g_sq);
+  r.g_norm_clipped = r.applied ? r.g_norm * clip_scale(g_sq, o.clip) : r.g_norm;
+  if (r.applied) {
+    ++optim_steps_;
+    ++gen_[int(FlatBuffer::Params)];
+    ++gen_[int(FlatBuffer::OptimSlot)];
+  }
   return r;
 }
 
 template <class T>
+ApplyResult Vit<T>::apply_optimizer(double lr) {
+  const OptimStep o = issue_optimizer(lr);
+  download_scalars();
+  return finish_optimizer(host_scalars_[kGSq], o);
+}
+
+// The fused step. Every phase is issued without waiting; the backend's timing marks bracket
+// the phases, and the per-step scalars (losses, norms) are read back once at the end.
+template <class T>
 StepResult Vit<T>::step(const float* images, const int32_t* labels, int B, const StepOptions& s) {
   if (!optim_ready_) throw std::logic_error("optimizer not configured: call configureOptimizer first");
+  if (s.shards < 1 || s.shards > B)
+    throw std::invalid_argument("shards: expected 1 to the batch size " + std::to_string(B) +
+                                ", got " + std::to_string(s.shards));
+  if (s.shards > 1 && !s.local_perturbation)
+    throw std::invalid_argument("shards: " + std::to_string(s.shards) +
+                                " perturbation shards need the local perturbation mode");
+  // Data parallel, or one perturbation per shard: the step below (same math, more phases).
+  if (comm_ || (s.shards > 1 && s.lambda > 0 && s.r > 0)) return step_parallel(images, labels, B, s);
+  ensure_capacity(B);
   const size_t n = layout_.total;
   StepResult out;
   out.second_pass = s.lambda > 0 && s.r > 0;
-  auto t0 = Clock::now();
+  be_->mark(0);
+  OptimStep o;
   if (!out.second_pass) {
-    // Base step: exactly the optimizer on g1 (SPEC: lambda = 0 or r = 0 skips the second pass).
-    out.first = pass(grads_, images, labels, B, s.seed, s.train, s.smoothing);
-    out.ms_first = ms_since(t0);
-    t0 = Clock::now();
-    out.update = apply_optimizer(s.lr);
-    out.g1_norm = out.update.g_norm;
-    out.ms_optim = ms_since(t0);
-    return out;
+    // Base step: exactly the optimizer on g1 (lambda = 0 or r = 0 skips the second pass).
+    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
+    be_->mark(1);
+    o = issue_optimizer(s.lr);
+    be_->mark(5);
+  } else {
+    // 1. g1 = grad L(theta), into its own buffer.
+    pass(g1_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
+    be_->mark(1);
+    // 2. one global norm over every parameter; save theta; theta += r g1 / (||g1|| + 1e-12).
+    be_->sum_squares(scalars_ + kG1Sq, g1_, n);
+    be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
+    be_->mark(2);
+    // 3. g2 = grad L(theta + e) on the same batch with the same dropout masks (same seed).
+    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss2);
+    be_->mark(3);
+    // 4. g = (1 - alpha) g1 + alpha g2; restore theta by copying it back (bit-exact).
+    be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
+    be_->copy(params_, saved_, n);
+    be_->mark(4);
+    // 5. clip the combined gradient and update.
+    o = issue_optimizer(s.lr);
+    be_->mark(5);
   }
-  // 1. g1 = grad L(theta), into its own buffer.
-  out.first = pass(g1_, images, labels, B, s.seed, s.train, s.smoothing);
-  out.ms_first = ms_since(t0);
-  // 2. one global norm over every parameter; save theta; theta += r g1 / (||g1|| + 1e-12).
-  t0 = Clock::now();
-  out.g1_norm = std::sqrt(be_->sum_squares(g1_, n));
-  be_->gr_perturb(params_, saved_, g1_, s.r / (out.g1_norm + 1e-12), n);
-  out.ms_perturb = ms_since(t0);
-  // 3. g2 = grad L(theta + e) on the same batch with the same dropout masks (same seed).
-  t0 = Clock::now();
-  out.second = pass(grads_, images, labels, B, s.seed, s.train, s.smoothing);
-  out.ms_second = ms_since(t0);
-  // 4. g = (1 - alpha) g1 + alpha g2; restore theta by copying it back (bit-exact).
-  t0 = Clock::now();
-  be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
-  be_->copy(params_, saved_, n);
-  out.ms_combine = ms_since(t0);
-  // 5. clip the combined gradient and update.
-  t0 = Clock::now();
-  out.update = apply_optimizer(s.lr);
-  out.ms_optim = ms_since(t0);
+  download_scalars();  // the one wait of the step
+  ++gen_[int(FlatBuffer::Grads)];
+  out.first = pass_result(kLoss1, B);
+  out.update = finish_optimizer(host_scalars_[kGSq], o);
+  if (out.second_pass) {
+    out.second = pass_result(kLoss2, B);
+    out.g1_norm = std::sqrt(host_scalars_[kG1Sq]);
+    out.ms_first = be_->elapsed_ms(0, 1);
+    out.ms_perturb = be_->elapsed_ms(1, 2);
+    out.ms_second = be_->elapsed_ms(2, 3);
+    out.ms_combine = be_->elapsed_ms(3, 4);
+    out.ms_optim = be_->elapsed_ms(4, 5);
+  } else {
+    out.g1_norm = out.update.g_norm;
+    out.ms_first = be_->elapsed_ms(0, 1);
+    out.ms_optim = be_->elapsed_ms(1, 5);
+  }
+  return out;
+}
+
+// ---- data parallelism and perturbation shards ---------------------------------------------
+
+// One tiny all-reduce of every rank's batch size: the global batch, this rank's offset in it
+// (ranks hold consecutive samples in rank order) and its weight in the mean gradient.
+template <class T>
+typename Vit<T>::GlobalBatch Vit<T>::global_batch(int B) {
+  GlobalBatch gb;
+  gb.total = B;
+  if (!comm_) return gb;
+  const int N = comm_->size(), me = comm_->rank();
+  std::vector<double> sizes(size_t(N), 0.0);
+  sizes[size_t(me)] = double(B);
+  comm_->allreduce_scalars(sizes.data(), sizes.size());
+  double total = 0, before = 0;
+  for (int r = 0; r < N; ++r) {
+    if (r < me) before += sizes[size_t(r)];
+    total += sizes[size_t(r)];
+  }
+  gb.offset = uint64_t(before);
+  gb.total = int(total);
+  gb.weight = double(B) / total;
+  return gb;
+}
+
+template <class T>
+void Vit<T>::reduce_grads(T* g, const GlobalBatch& gb, StepResult& out) {
+  const size_t n = layout_.total;
+  const auto t0 = std::chrono::steady_clock::now();
+  if (comm_->device_buffers() || be_->name() == "cpu") {
+    be_->synchronize();  // the buffer is complete before another engine reads it
+    comm_->allreduce_sum(g, n, gb.weight);
+  } else {
+    // MPI on a GPU backend: stage through host memory (NCCL would take g directly).
+    stage_.resize(n);
+    be_->download(stage_.data(), g, n * sizeof(T));
+    comm_->allreduce_sum(stage_.data(), n, gb.weight);
+    be_->upload(g, stage_.data(), n * sizeof(T));
+  }
+  out.ms_comm += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double N = comm_->size();
+  out.comm_bytes += 2.0 * (N - 1.0) / N * double(n * sizeof(T));  // a ring all-reduce's traffic
+}
+
+template <class T>
+void Vit<T>::sharded_gr(const float* images, const int32_t* labels, int B, const StepOptions& s,
+                        uint64_t offset, double sums[5]) {
+  const size_t n = layout_.total;
+  if (!acc_) {
+    try {
+      acc_ = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+    } catch (const std::bad_alloc&) {
+      throw std::runtime_error("out of memory: perturbation shards need one more gradient buffer (" +
+                               std::to_string(n * sizeof(T) >> 20) + " MiB) on " + be_->name());
+    }
+  }
+  const int K = s.shards;
+  const size_t numel = size_t(cfg_.image_numel());
+  int start = 0;
+  try {
+    for (int k = 0; k < K; ++k) {
+      const int b = B / K + (k < B % K ? 1 : 0);  // the first B mod K shards take one more
+      const float* im = images + size_t(start) * numel;
+      const int32_t* lb = labels + start;
+      sample_offset_ = offset + uint64_t(start);  // the same masks as the whole batch's
+      pass(g1_, im, lb, b, s.seed, s.train, s.smoothing, kLoss1);
+      be_->sum_squares(scalars_ + kG1Sq, g1_, n);
+      be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
+      pass(grads_, im, lb, b, s.seed, s.train, s.smoothing, kLoss2);
+      be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
+      be_->copy(params_, saved_, n);
+      // Running mean of the shards' combined gradients, weighted by shard size:
+      // acc = (1 - b/S) acc + (b/S) g with S the samples so far (gr_combine's formula).
+      if (k > 0) be_->gr_combine(grads_, acc_, double(b) / double(start + b), n);
+      std::swap(grads_, acc_);
+      download_scalars();
+      sums[0] += host_scalars_[kLoss1];
+      sums[1] += host_scalars_[kCorrect1];
+      sums[2] += host_scalars_[kLoss2];
+      sums[3] += host_scalars_[kCorrect2];
+      sums[4] += double(b) * std::sqrt(host_scalars_[kG1Sq]);
+      start += b;
+    }
+  } catch (...) {
+    sample_offset_ = 0;
+    gout_ = grads_;
+    throw;
+  }
+  std::swap(grads_, acc_);  // the mean is the gradient
+  gout_ = grads_;
+  sample_offset_ = 0;
+}
+
+// The step of a data-parallel rank (comm_ set) or of a batch split into perturbation shards.
+// Global mode: g1 and g2 are all-reduced, so every rank perturbs identically: the single-
+// process GR step on the global batch. Local mode: each shard perturbs with its own g1 and
+// norm, the combined gradients are averaged (weighted by shard size) and then all-reduced.
+template <class T>
+StepResult Vit<T>::step_parallel(const float* images, const int32_t* labels, int B,
+                                 const StepOptions& s) {
+  ensure_capacity(B);
+  const size_t n = layout_.total;
+  StepResult out;
+  out.second_pass = s.lambda > 0 && s.r > 0;
+  const GlobalBatch gb = global_batch(B);
+  const bool sharded = out.second_pass && s.local_perturbation && s.shards > 1;
+  double sums[5] = {0, 0, 0, 0, 0};
+  struct ResetOffset {
+    uint64_t& v;
+    ~ResetOffset() { v = 0; }
+  } reset{sample_offset_};
+  sample_offset_ = gb.offset;
+  be_->mark(0);
+  if (!out.second_pass) {
+    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
+    be_->mark(1);
+    be_->mark(2);
+    be_->mark(3);
+    if (comm_) reduce_grads(grads_, gb, out);
+  } else if (sharded) {
+    sharded_gr(images, labels, B, s, gb.offset, sums);
+    be_->mark(1);
+    be_->mark(2);
+    be_->mark(3);
+    if (comm_) reduce_grads(grads_, gb, out);
+  } else {
+    pass(g1_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
+    if (comm_ && !s.local_perturbation) reduce_grads(g1_, gb, out);  // global g1
+    be_->mark(1);
+    be_->sum_squares(scalars_ + kG1Sq, g1_, n);
+    be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
+    be_->mark(2);
+    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss2);
+    if (comm_ && !s.local_perturbation) reduce_grads(grads_, gb, out);  // global g2
+    be_->mark(3);
+    be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
+    be_->copy(params_, saved_, n);
+    if (comm_ && s.local_perturbation) reduce_grads(grads_, gb, out);  // local: combined g
+  }
+  be_->mark(4);
+  const OptimStep o = issue_optimizer(s.lr);
+  be_->mark(5);
+  download_scalars();
+  ++gen_[int(FlatBuffer::Grads)];
+  out.update = finish_optimizer(host_scalars_[kGSq], o);
+  // Losses and counts of the global batch; the mean ||g1|| over the perturbations made.
+  double v[5];
+  if (sharded) {
+    for (int i = 0; i < 5; ++i) v[i] = sums[i];
+  } else {
+    v[0] = host_scalars_[kLoss1];
+    v[1] = host_scalars_[kCorrect1];
+    v[2] = out.second_pass ? host_scalars_[kLoss2] : 0.0;
+    v[3] = out.second_pass ? host_scalars_[kCorrect2] : 0.0;
+    v[4] = out.second_pass ? double(B) * std::sqrt(host_scalars_[kG1Sq]) : 0.0;
+  }
+  if (comm_) comm_->allreduce_scalars(v, 5);
+  const double total = gb.total;
+  out.first.loss = v[0] / total;
+  out.first.correct = int(v[1]);
+  out.first.count = gb.total;
+  if (out.second_pass) {
+    out.second.loss = v[2] / total;
+    out.second.correct = int(v[3]);
+    out.second.count = gb.total;
+    // Global mode: one g1, the same on every rank.
+    out.g1_norm = sharded || s.local_perturbation ? v[4] / total : std::sqrt(host_scalars_[kG1Sq]);
+  } else {
+    out.g1_norm = out.update.g_norm;
+  }
+  out.ms_first = be_->elapsed_ms(0, 1);
+  out.ms_perturb = be_->elapsed_ms(1, 2);
+  out.ms_second = be_->elapsed_ms(2, 3);
+  out.ms_combine = be_->elapsed_ms(3, 4);
+  out.ms_optim = be_->elapsed_ms(4, 5);
   return out;
 }
 
 #define GW_INSTANTIATE(T)                                                                   \
   template void Vit<T>::configure_optimizer(const OptimConfig&);                            \
-  template void* Vit<T>::optimizer_slot(size_t);                                            \
+  template T* Vit<T>::optimizer_slot(size_t);                                               \
   template ApplyResult Vit<T>::apply_optimizer(double);                                     \
   template StepResult Vit<T>::step(const float*, const int32_t*, int, const StepOptions&);
 GW_INSTANTIATE(float)

@@ -26,7 +26,7 @@
 #include "attention_simd.h"
 #include "grwarm/scalar_math.h"
 
-namespace grwarm::cpu {
+namespace grwarm::cpu::GRWARM_ISA_NS {
 
 namespace {
 
@@ -426,4 +426,4 @@ template void attention_backward<float>(float*, const float*, const float*, cons
 template void attention_backward<double>(double*, const double*, const double*, const double*,
                                          const AttnShape&, const DropoutSpec&);
 
-}  // namespace grwarm::cpu
+}  // namespace grwarm::cpu::GRWARM_ISA_NS

@@ -6,10 +6,11 @@
 // below runs in one fixed order that depends only on the shapes, never on the thread
 // count, so results are reproducible bit for bit.
 #pragma once
+#include "isa.h"  // GRWARM_ISA_NS: this file is compiled once per ISA variant
 #include <cstddef>
 #include <cstring>
 
-namespace grwarm::cpu::attn {
+namespace grwarm::cpu::GRWARM_ISA_NS::attn {
 
 // Vector width in bytes. 256-bit vectors: with AVX-512VL there are 32 of these registers,
 // enough for the 6x4 tile below, and the padding of a 65-token row stays at 72, not 80.
@@ -164,4 +165,4 @@ void small_gemm(T* c, size_t ldc, const T* a, size_t ars, size_t aks, const T* m
   }
 }
 
-}  // namespace grwarm::cpu::attn
+}  // namespace grwarm::cpu::GRWARM_ISA_NS::attn

@@ -1,9 +1,10 @@
 // Deterministic column reductions: threads split the COLUMNS, and each column sums its
 // rows in order 0..rows-1. The result is independent of the thread count.
 #pragma once
+#include "isa.h"  // GRWARM_ISA_NS: this file is compiled once per ISA variant
 #include <algorithm>
 
-namespace grwarm::cpu {
+namespace grwarm::cpu::GRWARM_ISA_NS {
 
 // Calls body(c0, c1) for disjoint column ranges covering [0, cols), in parallel.
 template <class Body>
@@ -18,4 +19,4 @@ void for_column_ranges(int cols, Body body) {
   }
 }
 
-}  // namespace grwarm::cpu
+}  // namespace grwarm::cpu::GRWARM_ISA_NS

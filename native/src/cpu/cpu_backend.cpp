@@ -1,19 +1,30 @@
 // CPU implementations of the memory, embedding, normalisation, activation and head ops.
+// Compiled once per ISA variant (isa.h); isa_kernels() at the end is the variant's entry point.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <vector>
 
 #include "attention.h"
 #include "column_ranges.h"
 #include "flat_ops.h"
 #include "cpu_backend.h"
-#include "gemm.h"
+#include "blas.h"
+#include "gemm_kernel.h"
+#include "isa_kernels.h"
+#include "parallel.h"
 #include "grwarm/layernorm_row.h"
 #include "grwarm/softmax_xent_row.h"
 
-namespace grwarm::cpu {
+namespace grwarm::cpu::GRWARM_ISA_NS {
 
 // ---- memory ---------------------------------------------------------------------------------
 
@@ -57,7 +68,10 @@ void CpuBackend<T>::fill(T* dst, T v, size_t n) {
 template <class T>
 void CpuBackend<T>::gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
                          const T* B, int ldb, T beta, T* C, int ldc) {
-  cpu::gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (gemm_impl() == GemmImpl::Blas)
+    blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <class T>
@@ -144,10 +158,16 @@ void CpuBackend<T>::embed_bwd(T* dpatches, T* dcls, T* dpos, const T* dx, int B,
 template <class T>
 void CpuBackend<T>::layernorm_fwd(T* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
                                   int rows, int cols, T eps) {
-#pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; ++r)
-    layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b, cols,
-                      eps);
+#pragma omp parallel
+  {
+#ifdef _OPENMP
+    census_note(omp_get_thread_num());
+#endif
+#pragma omp for schedule(static)
+    for (int r = 0; r < rows; ++r)
+      layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b, cols,
+                        eps);
+  }
 }
 
 template <class T>
@@ -269,13 +289,25 @@ void CpuBackend<T>::softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, 
 // ---- flat-buffer passes (kernels in flat_ops.cpp) ---------------------------------------------
 
 template <class T>
-double CpuBackend<T>::sum_squares(const T* x, size_t n) {
-  return flat_sum_squares(x, n);
+void CpuBackend<T>::loss_stats(double* out, const T* row_loss, const uint8_t* row_correct, int B) {
+  double sum = 0, correct = 0;
+  for (int b = 0; b < B; ++b) {  // index order: the same bits as a host-side sum
+    sum += double(row_loss[b]);
+    correct += row_correct[b] ? 1.0 : 0.0;
+  }
+  out[0] = sum;
+  out[1] = correct;
 }
 
 template <class T>
-void CpuBackend<T>::gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) {
-  flat_gr_perturb(theta, saved, g1, scale, n);
+void CpuBackend<T>::sum_squares(double* out, const T* x, size_t n) {
+  *out = flat_sum_squares(x, n);
+}
+
+template <class T>
+void CpuBackend<T>::gr_perturb(T* theta, T* saved, const T* g1, double r, const double* g1_sq,
+                               size_t n) {
+  flat_gr_perturb(theta, saved, g1, gr_scale(r, *g1_sq), n);
 }
 
 template <class T>
@@ -285,11 +317,54 @@ void CpuBackend<T>::gr_combine(T* g, const T* g1, double alpha, size_t n) {
 
 template <class T>
 void CpuBackend<T>::optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
-                                 const OptimStep& step, bool decay) {
-  flat_optim_update(theta, g, s1, s2, s3, n, step, decay);
+                                 const OptimStep& step, bool decay, const double* g_sq) {
+  if (!update_allowed(*g_sq)) return;  // never write NaN/Inf into the parameters or the state
+  OptimStep o = step;
+  o.grad_scale = clip_scale(*g_sq, step.clip);
+  flat_optim_update(theta, g, s1, s2, s3, n, o, decay);
+}
+
+// ---- timing and description -------------------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::mark(int slot) {
+  if (slot < 0 || slot >= Backend<T>::kTimingMarks) throw std::out_of_range("cpu mark: slot out of range");
+  marks_[slot] = std::chrono::steady_clock::now();
+}
+
+template <class T>
+double CpuBackend<T>::elapsed_ms(int from, int to) {
+  if (from < 0 || to < 0 || from >= Backend<T>::kTimingMarks || to >= Backend<T>::kTimingMarks)
+    throw std::out_of_range("cpu elapsed_ms: slot out of range");
+  return std::chrono::duration<double, std::milli>(marks_[to] - marks_[from]).count();
+}
+
+template <class T>
+size_t CpuBackend<T>::memory_limit_bytes() const {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : 0;
+}
+
+template <class T>
+std::string CpuBackend<T>::describe() const {
+  return "cpu: " + std::to_string(num_threads()) + " threads, " + GRWARM_ISA_NAME + " kernels, GEMM " +
+         blas_name();
 }
 
 template class CpuBackend<float>;
 template class CpuBackend<double>;
 
-}  // namespace grwarm::cpu
+// ---- this variant's entry point (dispatch.cpp) ------------------------------------------------
+
+namespace {
+Backend<float>* make_f32() { return new CpuBackend<float>(); }
+Backend<double>* make_f64() { return new CpuBackend<double>(); }
+}  // namespace
+
+const IsaKernels* isa_kernels() {
+  static const IsaKernels k = {GRWARM_ISA_NAME, GRWARM_ISA_TARGET, make_f32, make_f64,
+                               gemm_builtin<float>, gemm_builtin<double>};
+  return &k;
+}
+
+}  // namespace grwarm::cpu::GRWARM_ISA_NS

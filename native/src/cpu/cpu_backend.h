@@ -1,14 +1,24 @@
 // The CPU backend: OpenMP loops over the shared row/element formulas, GEMM via BLAS.
 #pragma once
+#include "isa.h"  // GRWARM_ISA_NS: this file is compiled once per ISA variant
+#include <chrono>
+
 #include "../core/backend.h"
 
-namespace grwarm::cpu {
+namespace grwarm::cpu::GRWARM_ISA_NS {
 
 template <class T>
 class CpuBackend final : public Backend<T> {
  public:
   std::string name() const override { return "cpu"; }
+  std::string describe() const override;
 
+  // CPU ops finish before they return: synchronize is a no-op, marks read the steady clock.
+  void synchronize() override {}
+  void mark(int slot) override;
+  double elapsed_ms(int from, int to) override;
+
+  size_t memory_limit_bytes() const override;
   void* alloc_bytes(size_t bytes) override;
   void free_bytes(void* p) override;
   void upload(void* dst, const void* host_src, size_t bytes) override;
@@ -48,11 +58,17 @@ class CpuBackend final : public Backend<T> {
   void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
                     const int32_t* labels, int B, int C, T smoothing) override;
 
-  double sum_squares(const T* x, size_t n) override;
-  void gr_perturb(T* theta, T* saved, const T* g1, double scale, size_t n) override;
+  void loss_stats(double* out, const T* row_loss, const uint8_t* row_correct, int B) override;
+
+  void sum_squares(double* out, const T* x, size_t n) override;
+  void gr_perturb(T* theta, T* saved, const T* g1, double r, const double* g1_sq,
+                  size_t n) override;
   void gr_combine(T* g, const T* g1, double alpha, size_t n) override;
   void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& step,
-                    bool decay) override;
+                    bool decay, const double* g_sq) override;
+
+ private:
+  std::chrono::steady_clock::time_point marks_[Backend<T>::kTimingMarks];
 };
 
-}  // namespace grwarm::cpu
+}  // namespace grwarm::cpu::GRWARM_ISA_NS

@@ -8,7 +8,7 @@
 
 #include "flat_ops.h"
 
-namespace grwarm::cpu {
+namespace grwarm::cpu::GRWARM_ISA_NS {
 
 template <class T>
 double flat_sum_squares(const T* x, size_t n) {
@@ -68,4 +68,4 @@ GW_INSTANTIATE(float)
 GW_INSTANTIATE(double)
 #undef GW_INSTANTIATE
 
-}  // namespace grwarm::cpu
+}  // namespace grwarm::cpu::GRWARM_ISA_NS

@@ -1,5 +1,7 @@
 #include "parallel.h"
 
+#include <atomic>
+#include <bitset>
 #include <stdexcept>
 #include <thread>
 
@@ -7,24 +9,16 @@
 #include <omp.h>
 #endif
 
-#ifdef GRWARM_HAVE_OPENBLAS
-extern "C" {
-void openblas_set_num_threads(int);
-char* openblas_get_config(void);
-char* openblas_get_corename(void);
-}
-#endif
+#include "blas.h"
+#include "dispatch.h"
 
 namespace grwarm::cpu {
 
 namespace {
-int g_threads = 0;
-GemmImpl g_gemm =
-#ifdef GRWARM_HAVE_BLAS
-    GemmImpl::Blas;
-#else
-    GemmImpl::Builtin;
-#endif
+std::atomic<int> g_threads{0};
+std::atomic<uint64_t> g_census{0};
+// -1: not chosen yet (OpenBLAS when it loads, else the built-in kernel); else a GemmImpl.
+std::atomic<int> g_gemm{-1};
 }  // namespace
 
 int hardware_threads() {
@@ -36,62 +30,57 @@ int hardware_threads() {
 #endif
 }
 
-int num_threads() { return g_threads > 0 ? g_threads : hardware_threads(); }
+int num_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : hardware_threads();
+}
 
 void set_num_threads(int n) {
-  g_threads = n > 0 ? n : hardware_threads();
+  g_threads.store(n > 0 ? n : hardware_threads());
+  apply_threads_here();
+  blas_set_threads(g_threads.load());  // process-wide in OpenBLAS (opens it on first use)
+}
+
+void apply_threads_here() {
 #ifdef _OPENMP
-  omp_set_num_threads(g_threads);
   omp_set_dynamic(0);
-#endif
-#ifdef GRWARM_HAVE_OPENBLAS
-  openblas_set_num_threads(g_threads);
+  omp_set_num_threads(num_threads());
 #endif
 }
 
-bool blas_available() {
-#ifdef GRWARM_HAVE_BLAS
-  return true;
-#else
-  return false;
-#endif
+void census_note(int thread_num) {
+  if (thread_num >= 0 && thread_num < 64) g_census.fetch_or(uint64_t(1) << thread_num, std::memory_order_relaxed);
 }
 
-GemmImpl gemm_impl() { return g_gemm; }
+int take_thread_census() {
+  return int(std::bitset<64>(g_census.exchange(0)).count());
+}
+
+bool blas_available() { return blas_loaded(); }
+
+GemmImpl gemm_impl() {
+  int g = g_gemm.load();
+  if (g < 0) {
+    int want = int(blas_loaded() ? GemmImpl::Blas : GemmImpl::Builtin);
+    g_gemm.compare_exchange_strong(g, want);  // a concurrent set_gemm_impl wins
+    g = g_gemm.load();
+  }
+  return GemmImpl(g);
+}
 
 void set_gemm_impl(GemmImpl impl) {
   if (impl == GemmImpl::Blas && !blas_available())
-    throw std::invalid_argument("gemm: BLAS requested but this build has no BLAS (built-in GEMM only)");
-  g_gemm = impl;
+    throw std::invalid_argument("gemm: BLAS requested but OpenBLAS is not available (" + blas_load_report() +
+                                "); the built-in GEMM is in use");
+  g_gemm.store(int(impl));
 }
 
 std::string blas_name() {
-  if (g_gemm == GemmImpl::Builtin) return "builtin";
-#if defined(GRWARM_HAVE_OPENBLAS)
-  return std::string("OpenBLAS (") + openblas_get_config() + ")";
-#elif defined(GRWARM_HAVE_BLAS)
-  return "CBLAS";
-#else
-  return "builtin";
-#endif
+  if (gemm_impl() == GemmImpl::Blas) return blas_load_report();
+  if (blas_loaded()) return "builtin (selected with setGemm; " + blas_load_report() + " is available)";
+  return "builtin (" + blas_load_report() + ")";
 }
 
-std::string simd_level() {
-#if defined(__AVX512F__)
-  return "avx512";
-#elif defined(__AVX2__) && defined(__FMA__)
-  return "avx2+fma";
-#elif defined(__AVX__)
-  return "avx";
-#elif defined(__SSE4_2__)
-  return "sse4.2";
-#elif defined(__SSE2__)
-  return "sse2";
-#elif defined(__ARM_NEON)
-  return "neon";
-#else
-  return "scalar";
-#endif
-}
+std::string simd_level() { return isa_description(); }
 
 }  // namespace grwarm::cpu

@@ -1,0 +1,87 @@
+// The CUDA backend: Backend<T> on one GPU, one stream, cuBLAS for the matrix products.
+//
+// Every op binds the device, queues its work on the backend's stream and returns; only
+// download, elapsed_ms and synchronize wait (backend.h). The kernels and their launchers are
+// in the kernels_*.cu, flat_ops.cu and attention.cu files; this class only routes ops to them.
+#pragma once
+#include <string>
+
+#include "../core/backend.h"
+#include "context.h"
+
+namespace grwarm::cuda {
+
+template <class T>
+class CudaBackend final : public Backend<T> {
+ public:
+  // Throws std::runtime_error when the device or cuBLAS cannot be set up.
+  CudaBackend(int device, const CublasApi& api) : ctx_(device, api) {}
+
+  std::string name() const override { return "cuda"; }
+  std::string describe() const override { return ctx_.summary(); }
+
+  void synchronize() override { ctx_.synchronize(); }
+  void mark(int slot) override { ctx_.mark(slot); }
+  double elapsed_ms(int from, int to) override { return ctx_.elapsed_ms(from, to); }
+
+  size_t memory_limit_bytes() const override { return ctx_.memory_limit(); }
+  void* alloc_bytes(size_t bytes) override;
+  void free_bytes(void* p) override;
+  void upload(void* dst, const void* host_src, size_t bytes) override;
+  void download(void* host_dst, const void* src, size_t bytes) override;
+  void copy(T* dst, const T* src, size_t n) override;
+  void fill(T* dst, T value, size_t n) override;
+
+  void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
+            int ldb, T beta, T* C, int ldc) override;
+  void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
+  void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
+
+  void patchify(T* X, const float* images, int B, int C, int S, int p) override;
+  void embed_fwd(T* x, const T* patches, const T* cls, const T* pos, int B, int P, int D,
+                 const DropoutSpec& drop) override;
+  void embed_bwd(T* dpatches, T* dcls, T* dpos, const T* dx, int B, int P, int D,
+                 const DropoutSpec& drop) override;
+
+  void layernorm_fwd(T* y, T* mean, T* rstd, const T* x, const T* g, const T* b, int rows, int cols,
+                     T eps) override;
+  void layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, const T* mean, const T* rstd,
+                     const T* g, int rows, int cols, bool accumulate_dx) override;
+  void gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const DropoutSpec& drop) override;
+  void gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind kind,
+                const DropoutSpec& drop) override;
+  void residual_fwd(T* x_out, const T* x_in, const T* branch, size_t n,
+                    const DropoutSpec& drop) override;
+  void dropout_bwd(T* dbranch, const T* dx, size_t n, const DropoutSpec& drop) override;
+
+  void attention_fwd(T* out, T* probs, const T* qkv, const AttnShape& s,
+                     const DropoutSpec& drop) override;
+  void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const AttnShape& s,
+                     const DropoutSpec& drop) override;
+
+  void gather_cls(T* out, const T* x, int B, int Tn, int D) override;
+  void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) override;
+  void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
+                    const int32_t* labels, int B, int C, T smoothing) override;
+  void loss_stats(double* out, const T* row_loss, const uint8_t* row_correct, int B) override;
+
+  void sum_squares(double* out, const T* x, size_t n) override;
+  void gr_perturb(T* theta, T* saved, const T* g1, double r, const double* g1_sq,
+                  size_t n) override;
+  void gr_combine(T* g, const T* g1, double alpha, size_t n) override;
+  void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n, const OptimStep& step,
+                    bool decay, const double* g_sq) override;
+
+ private:
+  static_assert(Context::kMarks == Backend<T>::kTimingMarks, "one CUDA event per timing mark");
+
+  // Binds the device on the calling thread and returns the stream to launch on.
+  cudaStream_t enter() {
+    ctx_.bind();
+    return ctx_.stream();
+  }
+
+  Context ctx_;
+};
+
+}  // namespace grwarm::cuda

@@ -1,0 +1,58 @@
+// `grwarm-native report RUNS_DIR`: Table 1 / Table 2 shapes (Markdown, CSV) and an offline HTML report.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { writeReport } from '../report/index.js';
+import { tableToMarkdown } from '../report/tables.js';
+import { UsageError } from '../train/errors.js';
+import { EXIT, EXIT_CODES_HELP, type CliIO } from './common.js';
+
+interface ReportFlags {
+  out?: string;
+  notes?: string;
+  quiet?: boolean;
+}
+
+export function reportCommand(io: CliIO, setExit: (code: number) => void): Command {
+  return new Command('report')
+    .summary('aggregate runs into the paper\'s tables (Markdown, CSV) and an offline HTML report with charts')
+    .description(
+      'Read every run directory below RUNS_DIR (config.json, metrics.jsonl, summary.json), group the runs that ' +
+        'differ only in the seed, and write report.md (Table 1: base vs GR without/with LR warmup; Table 2: the GR ' +
+        'warmup policies; mean ± std over seeds of the final and best test error, with n), settings.csv, runs.csv and ' +
+        'report.html (self-contained, inline SVG: test error per epoch, mean ‖g1‖ per epoch, lr/λ/r per step, Adam second moment).',
+    )
+    .argument('<runs-dir>', 'folder holding the run directories (e.g. a sweep\'s outDir)')
+    .addOption(new Option('--out <dir>', 'where to write the report files (default: <runs-dir>/report)'))
+    .addOption(new Option('--notes <file>', 'a Markdown file included at the top of the report (your reading of it)'))
+    .addOption(new Option('--quiet', 'print only the list of files written'))
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action((runsDir: string, flags: ReportFlags) => {
+      let notes: string | undefined;
+      if (flags.notes !== undefined) {
+        try {
+          notes = readFileSync(flags.notes, 'utf8');
+        } catch (err) {
+          throw new UsageError(`--notes ${flags.notes}: cannot read it: ${(err as Error).message}`);
+        }
+      }
+      let written;
+      try {
+        written = writeReport(runsDir, flags.out ?? join(runsDir, 'report'), { notes });
+      } catch (err) {
+        if ((err as Error).message.endsWith('no such folder')) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      const rep = written.report;
+      if (rep.runs.length === 0) {
+        io.stderr.write(`report: no run directories (with config.json and metrics.jsonl) below ${runsDir}\n`);
+        setExit(EXIT.USAGE);
+        return;
+      }
+      if (!flags.quiet) {
+        for (const t of rep.tables) if (t.id !== 'precondition') io.stdout.write(tableToMarkdown(t) + '\n');
+      }
+      io.stdout.write(`report of ${rep.runs.length} runs written: ${written.files.join(', ')}\n`);
+      setExit(EXIT.OK);
+    });
+}

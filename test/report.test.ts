@@ -1,0 +1,93 @@
+// `grwarm-native report`: aggregation into the Table 1 / Table 2 shapes, Markdown, CSV and
+// HTML, from real run directories trained here (tiny synthetic runs).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main, type CliIO } from '../src/cli.js';
+import { pairedDiff, stat, type Setting } from '../src/report/aggregate.js';
+import { buildReport } from '../src/report/index.js';
+import { cell, diffCell, verdict } from '../src/report/tables.js';
+import { makeRuns } from './report-support.js';
+
+async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = {
+    stdout: { write: (s: string) => (out += s), isTTY: false },
+    stderr: { write: (s: string) => (err += s), isTTY: false },
+    env: {},
+    handleSignals: false,
+  };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'grwarm-report-'));
+  await makeRuns(join(tmp, 'runs'));
+}, 300_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('statistics', () => {
+  it('mean, sample std, paired differences and their judgement', () => {
+    expect(stat([1, 2, 3])).toEqual({ n: 3, mean: 2, std: 1, min: 1, max: 3 });
+    expect(stat([0.5]).std).toBe(0);
+    expect(cell(stat([0.1, 0.12]))).toBe('11.00 ± 1.41 (n=2)');
+    const mk = (errs: number[]) => ({ complete: errs.map((e, seed) => ({ config: { seed }, summary: { finalTestError: e, bestTestError: e } })) }) as unknown as Setting;
+    const d = pairedDiff(mk([0.2, 0.21, 0.22]), mk([0.25, 0.25, 0.27]));
+    expect(d.n).toBe(3);
+    expect(d.mean).toBeCloseTo(-0.0467, 4);
+    expect(diffCell(d)).toBe('−4.67 ± 0.33 (n=3)');
+    expect(verdict(d)).toBe('lower on every seed, 14.0 SE');
+    expect(verdict(pairedDiff(mk([0.2, 0.25]), mk([0.22, 0.24])))).toBe('within noise (0.3 SE)');
+    expect(verdict(pairedDiff(mk([0.2]), mk([0.22])))).toBe('too few paired seeds to judge');
+  });
+});
+
+describe('report of real runs', () => {
+  it('groups the seeds into Table 1 and Table 2 cells with n', () => {
+    const rep = buildReport(join(tmp, 'runs'));
+    expect(rep.runs).toHaveLength(14);
+    expect(rep.agg.settings).toHaveLength(7);
+    expect(rep.agg.contexts).toHaveLength(1); // none's lambda/r do not split it off
+    const [pre, t1, t2, diffs] = rep.tables;
+    expect(pre.id).toBe('precondition');
+    expect(t1.rows.map((r) => r[1])).toEqual(['no', 'yes (1 ep)']);
+    for (const row of t1.rows) for (const c of row.slice(2, 6)) expect(c).toMatch(/^\d+\.\d\d ± \d+\.\d\d \(n=2\)$/);
+    expect(t2.header.slice(3)).toEqual(['gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
+    expect(t2.rows.map((r) => r[2])).toEqual(['final', 'best']);
+    for (const c of t2.rows[0].slice(3)) expect(c).toMatch(/\(n=2\)$/);
+    expect(diffs.rows.map((r) => r[2])).toEqual(['gr', 'gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
+    // The cell is the mean of the seeds' summaries.
+    const s = rep.agg.settings.find((x) => x.gr === 'zero-warmup')!;
+    const finals = [0, 1].map((seed) => JSON.parse(readFileSync(join(tmp, 'runs', `zero-warmup-wu1-s${seed}`, 'summary.json'), 'utf8')).finalTestError);
+    expect(s.finalError.mean).toBeCloseTo((finals[0] + finals[1]) / 2, 12);
+    expect(rep.findings.some((f) => f.includes('epoch-1 mean ‖g1‖ per policy'))).toBe(true);
+  });
+
+  it('writes Markdown, CSV and a self-contained HTML report with every chart', async () => {
+    const out = join(tmp, 'out');
+    const r = await cli(['report', join(tmp, 'runs'), '--out', out]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('### Table 1');
+    for (const f of ['report.md', 'report.html', 'settings.csv', 'runs.csv']) expect(existsSync(join(out, f))).toBe(true);
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('### Table 2: GR warmup policies');
+    const csv = readFileSync(join(out, 'settings.csv'), 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(8);
+    expect(csv[0]).toContain('gr,warmupEpochs,n,seeds,finalErrorMean,finalErrorStd,bestErrorMean,bestErrorStd');
+    expect(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n')).toHaveLength(15);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/); // nothing fetched
+    for (const kind of ['test-error', 'g1-norm', 'lr', 'lambda', 'r', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
+  });
+
+  it('an empty folder is a usage error', async () => {
+    const r = await cli(['report', join(tmp, 'nothing-here')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('no such folder');
+  });
+});
