@@ -1,4 +1,4 @@
-// The fused GR step (SPEC section 1) against hand-written steps and the unfused TS step.
+// The fused GR step (docs/method.md section 1) against hand-written steps and the unfused TS step.
 import { describe, expect, it } from 'vitest';
 import { createModel, unfusedStep, type VitModel } from '../src/index.js';
 import { randomBatch, randomizeParams, TINY } from './support/batch.js';

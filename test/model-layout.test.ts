@@ -43,7 +43,7 @@ describe('parameter layout', () => {
     }
     expect(m.numParams).toBe(offset);
     expect(m.params.length).toBe(m.numParams);
-    expect(m.numParams).toBe(5_362_762); // SPEC: ≈5.36 M
+    expect(m.numParams).toBe(5_362_762); // docs/method.md: ≈5.36 M
     // a tensor written by name lands at its offset in the flat buffer
     const bias = Float32Array.from(m.param('head.bias'));
     bias[3] = 7;

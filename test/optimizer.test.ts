@@ -1,11 +1,11 @@
-// Optimizer updates against the SPEC section 2 formulas evaluated by hand in the test.
+// Optimizer updates against the docs/method.md section 2 formulas evaluated by hand in the test.
 import { describe, expect, it } from 'vitest';
 import { createModel, type OptimizerConfig } from '../src/index.js';
 import { lcg, TINY } from './support/batch.js';
 
 type Hand = (theta: number, g: number, state: number[], t: number, decay: boolean) => number;
 
-/** Reference updates written straight from SPEC section 2, one parameter at a time. */
+/** Reference updates written straight from docs/method.md section 2, one parameter at a time. */
 function handAdam(lr: number, wd: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): Hand {
   return (theta, g, s, t, decay) => {
     s[0] = b1 * s[0] + (1 - b1) * g;
@@ -73,7 +73,7 @@ async function check(cfg: OptimizerConfig, hand: Hand, lrs: number[], clip = 0, 
   expect(m.optimizerSteps).toBe(lrs.length);
 }
 
-describe('optimizers match the SPEC formulas (two steps, float64)', () => {
+describe('optimizers match the documented formulas (two steps, float64)', () => {
   const lrs = [1e-3, 5e-4];
   it('Adam, no weight decay, no clipping', () => check({ kind: 'adam' }, (th, g, s, t, d) => handAdam(lrs[t - 1], 0)(th, g, s, t, d), lrs));
   it('Adam with decoupled weight decay 0.3 and clipping at 2.0', () =>

@@ -42,7 +42,7 @@ describe('learningRate', () => {
     expect(Math.abs(learningRate(100, s))).toBeLessThan(1e-18);
   });
 
-  it('paper form reproduces the SPEC example values (lr0 1e-3, Tw 7800, T 58500)', () => {
+  it('paper form reproduces the documented example values (lr0 1e-3, Tw 7800, T 58500)', () => {
     const s: LrSchedule = { form: 'paper', lr0: 1e-3, warmupSteps: 7800, totalSteps: 58500 };
     expect(sig5(learningRate(194, s))).toBe(2.4871e-5);
     expect(sig5(learningRate(7799, s))).toBe(9.5666e-4);

@@ -12,7 +12,7 @@ export interface Preset {
 }
 
 /**
- * The paper's recipe (SPEC §5; Zhao, Zhang, Hu, ICML 2024): 300 epochs of batch 256 with a
+ * The paper's recipe (docs/method.md section 5; Zhao, Zhang, Hu, ICML 2024): 300 epochs of batch 256 with a
  * 40-epoch warmup, Adam at 1e-3 on the `paper` schedule (warmup × cosine over the whole
  * run), clipping at global norm 2.0, zero-warmup GR with r = 0.1 and alpha = lambda/r = 1.
  */

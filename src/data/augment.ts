@@ -1,5 +1,5 @@
 /**
- * Augmentation and normalisation of single images (SPEC 5): reflect-pad 4 pixels, random
+ * Augmentation and normalisation of single images (docs/method.md section 5): reflect-pad 4 pixels, random
  * H×W crop, random horizontal flip, then per-channel (x/255 - mean[c]) / std[c] to float32.
  *
  * The padded image is never materialised: output pixel (y, x) of a crop at offset (dy, dx) in

@@ -49,7 +49,7 @@ export function rankShard(batchSize: number, rank: number, size: number): { offs
   return { offset: rank * base + Math.min(rank, extra), count: base + (rank < extra ? 1 : 0) };
 }
 
-/** Training steps per epoch: the last partial batch is dropped (SPEC 5: 50000/256 → 195). */
+/** Training steps per epoch: the last partial batch is dropped (docs/method.md section 5: 50000/256 → 195). */
 export function stepsPerEpoch(ds: Dataset, batchSize: number): number {
   checkBatchSize(batchSize);
   return Math.floor(ds.count / batchSize);

@@ -1,5 +1,5 @@
 /**
- * CIFAR-10 / CIFAR-100 binary-version loaders (SPEC 6). A record is the label byte(s)
+ * CIFAR-10 / CIFAR-100 binary-version loaders (docs/method.md section 6). A record is the label byte(s)
  * followed by 3072 bytes: 1024 R, 1024 G, 1024 B, each plane row-major 32×32 — already the
  * channel-planar CHW layout of `Dataset`, so pixels are copied through unchanged.
  */
@@ -9,7 +9,7 @@ import type { Dataset, DatasetSplits } from './types.js';
 
 const PIXELS = 3 * 32 * 32;
 
-// Published per-channel statistics (CIFAR-10's are SPEC 5's).
+// Published per-channel statistics (CIFAR-10's are docs/method.md section 5's).
 const CIFAR10_MEAN = [0.4914, 0.4822, 0.4465];
 const CIFAR10_STD = [0.247, 0.2435, 0.2616];
 const CIFAR100_MEAN = [0.5071, 0.4865, 0.4409];

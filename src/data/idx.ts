@@ -1,5 +1,5 @@
 /**
- * MNIST / Fashion-MNIST IDX loaders (SPEC 6). IDX: big-endian uint32 magic
+ * MNIST / Fashion-MNIST IDX loaders (docs/method.md section 6). IDX: big-endian uint32 magic
  * (0x00000803 = unsigned bytes, 3 dims: images [N, rows, cols]; 0x00000801 = 1 dim: labels [N]),
  * then one big-endian uint32 per dimension, then the data. Files may be gzip-compressed.
  *

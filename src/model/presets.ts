@@ -1,4 +1,4 @@
-// ViT shapes of SPEC section 4 plus a micro model for tests and the default run.
+// ViT shapes of docs/method.md section 4 plus a micro model for tests and the default run.
 import type { NativeVitConfig } from '../native.js';
 
 export type VitPreset = 'vit-micro' | 'vit-ti' | 'vit-s' | 'vit-b';
@@ -13,7 +13,7 @@ export interface VitConfig {
   heads: number;
   /** Hidden width of the MLP = width * mlpRatio (rounded). */
   mlpRatio: number;
-  /** Dropout rate at every dropout site (SPEC section 4); 0 turns it off. */
+  /** Dropout rate at every dropout site (docs/method.md section 4); 0 turns it off. */
   dropout: number;
   gelu: 'tanh' | 'erf';
 }

@@ -1,4 +1,4 @@
-// GR policies of SPEC section 3: per-step λ_t, r_t, α_t and whether the second
+// GR policies of docs/method.md section 3: per-step λ_t, r_t, α_t and whether the second
 // (perturbed) pass runs. Pure functions of the update index t (t = 1 is the first update).
 import { checkStep, checkWarmupSteps, warmupFactor } from './lr.js';
 

@@ -1,4 +1,4 @@
-// Learning-rate schedules of SPEC section 3. Pure functions of the update index t
+// Learning-rate schedules of docs/method.md section 3. Pure functions of the update index t
 // (t = 1 is the first update, as in the paper's Algorithm 1; the authors' JAX code
 // counts from 0, we follow the paper's text).
 

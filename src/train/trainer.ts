@@ -1,5 +1,5 @@
 // Ties the learning-rate schedule, the GR policy and the step together: the training loop
-// only calls `trainer.step(batch)`. Update t (counted from 1, SPEC section 3) is the model's
+// only calls `trainer.step(batch)`. Update t (counted from 1, docs/method.md section 3) is the model's
 // optimizer step count + 1, so a model restored from a checkpoint resumes the schedules.
 import type { OptimizerConfig, StepResult, VitModel } from '../model/vit-model.js';
 import { grAt, learningRate, validateGrConfig, validateLrSchedule } from '../schedule/index.js';

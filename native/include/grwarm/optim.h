@@ -1,4 +1,4 @@
-// Per-element formulas of the optimizers and of the GR bookkeeping (SPEC sections 1-2).
+// Per-element formulas of the optimizers and of the GR bookkeeping (docs/method.md sections 1-2).
 // One source for the CPU flat passes and the CUDA kernels; the CPU tests check this math.
 //
 // The GR formulas are evaluated in double and rounded once to T. The TypeScript "unfused"

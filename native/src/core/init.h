@@ -1,4 +1,4 @@
-// Parameter initialisation as in the paper's code (SPEC section 4).
+// Parameter initialisation as in the paper's code (docs/method.md section 4).
 #pragma once
 #include <cstdint>
 

@@ -21,7 +21,7 @@ struct PassResult {
   int count = 0;     // batch size
 };
 
-// The optimizer of SPEC section 2, configured once per run.
+// The optimizer of docs/method.md section 2, configured once per run.
 struct OptimConfig {
   OptimKind kind = OptimKind::Adam;
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
@@ -33,7 +33,7 @@ struct OptimConfig {
   double clip = 0;         // global-norm clipping of the final gradient; 0 = off
 };
 
-// One training step: the GR step of SPEC section 1, or the base step when lambda or r is 0.
+// One training step: the GR step of docs/method.md section 1, or the base step when lambda or r is 0.
 struct StepOptions {
   uint64_t seed = 0;  // dropout masks of BOTH passes
   bool train = true;
@@ -97,7 +97,7 @@ class Model {
   // Bytes of activation memory a batch of `batch` images needs (for clear out-of-memory errors).
   virtual size_t activation_bytes(int batch) const = 0;
 
-  // Re-initialises every parameter from `seed` (SPEC section 4).
+  // Re-initialises every parameter from `seed` (docs/method.md section 4).
   virtual void init(uint64_t seed) = 0;
 
   // Forward + backward on a batch; gradients of the mean loss are written (not accumulated)
