@@ -203,7 +203,8 @@ describe.skipIf(SKIP !== undefined)('mpirun -np 2 train --distributed', () => {
     expect(readFileSync(join(tmp, 'r-cut', 'train.log'), 'utf8'), cut.err).toContain('stopped by');
     const log = readFileSync(join(tmp, 'r-cut', 'train.log'), 'utf8');
     expect(log.match(/stopped by SIG\w+ at step/g)?.length).toBe(1); // once: every rank stopped at one step
-    expect(log.match(/\(stopped by SIG\w+\)/g)?.length).toBe(1); // one checkpoint, by rank 0
+    // at most one checkpoint, by rank 0 (none when the stop falls on an epoch checkpoint's step)
+    expect(log.match(/\(stopped by SIG\w+\)/g)?.length ?? 0).toBeLessThanOrEqual(1);
     const stopped = Number(/stopped by SIG\w+ at step (\d+)/.exec(log)![1]);
     expect(stopped).toBeLessThan(64);
     expect(existsSync(checkpoint(join(tmp, 'r-cut'), stopped))).toBe(true);
