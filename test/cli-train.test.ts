@@ -9,26 +9,7 @@ import { createModel } from '../src/model/vit-model.js';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import type { StopController } from '../src/train/loop.js';
 import { readMetrics, withoutTiming, type EpochRecord, type StepRecord } from '../src/train/metrics.js';
-
-interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(argv: string[], onStep?: (rec: StepRecord, stop: StopController) => void): Promise<CliRun> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env: {},
-    handleSignals: false,
-    onStep,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { cli, type CliRun } from './support/cli.js';
 
 /** 256 training images at batch 32: 8 steps per epoch; warmup 2 steps. */
 const SMALL = [

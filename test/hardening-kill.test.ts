@@ -11,30 +11,15 @@ import { main, type CliIO } from '../src/cli.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { readMetrics, withoutTiming } from '../src/train/metrics.js';
 import { LOCK_FILE } from '../src/train/run-lock.js';
+import { ensureCliBuilt } from './support/cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'grwarm-kill-'));
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    try {
-      execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-    } catch (err) {
-      if (!existsSync(CLI)) throw err; // tsc emits despite type errors elsewhere
-    }
-  }
+  ensureCliBuilt();
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -13,26 +13,7 @@ import { makeDir } from '../src/io/make-dir.js';
 import type { StopController } from '../src/train/loop.js';
 import { MetricsLog, readMetrics, withoutTiming, type StepRecord } from '../src/train/metrics.js';
 import { acquireRunLock, LOCK_FILE } from '../src/train/run-lock.js';
-
-interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(argv: string[], onStep?: (rec: StepRecord, stop: StopController) => void): Promise<CliRun> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env: {},
-    handleSignals: false,
-    onStep,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { cli, type CliRun } from './support/cli.js';
 
 /** 32 training images at batch 8: 4 steps per epoch (small: every step costs). */
 const SMALL = ['--synthetic-train', '32', '--synthetic-test', '16', '--batch-size', '8', '--warmup-epochs', '0.25', '--quiet'];

@@ -16,50 +16,15 @@ import { defaultParallel, splitThreads } from '../src/sweep/threads.js';
 import type { StopController } from '../src/train/loop.js';
 import { readMetrics, type StepRecord } from '../src/train/metrics.js';
 import { loadRunData } from '../src/train/plan.js';
+import { cli, type CliRun, ensureCliBuilt } from './support/cli.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-interface CliRun {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(argv: string[], onStep?: (rec: StepRecord, stop: StopController) => void): Promise<CliRun> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: { write: (s: string) => (out += s), isTTY: false },
-    stderr: { write: (s: string) => (err += s), isTTY: false },
-    env: {},
-    handleSignals: false,
-    onStep,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
-
 let tmp: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'grwarm-sweep-'));
-  if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(ROOT, 'src'))) {
-    try {
-      execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-    } catch (err) {
-      if (!existsSync(CLI)) throw err; // tsc emits despite type errors elsewhere
-    }
-  }
+  ensureCliBuilt();
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
