@@ -34,7 +34,16 @@ add_executable(grwarm_conformance
   "${_gw_tests_dir}/cases_layer.cpp"
   "${_gw_tests_dir}/cases_attention.cpp"
   "${_gw_tests_dir}/cases_head.cpp"
-  "${_gw_tests_dir}/cases_flat.cpp")
+  "${_gw_tests_dir}/cases_flat.cpp"
+  "${_gw_tests_dir}/cases_bf16.cpp")
+# The oneDNN declarations of native/src/cpu/onednn.cpp (oneDNN is opened with dlopen, no header
+# needed to build) are checked against the real header when one is installed (libdnnl-dev).
+find_path(GRWARM_DNNL_INCLUDE oneapi/dnnl/dnnl_types.h)
+if(GRWARM_DNNL_INCLUDE)
+  target_sources(grwarm_conformance PRIVATE "${_gw_tests_dir}/onednn_abi.cpp")
+  target_include_directories(grwarm_conformance PRIVATE "${GRWARM_DNNL_INCLUDE}")
+  message(STATUS "grwarm: checking the oneDNN declarations against ${GRWARM_DNNL_INCLUDE}")
+endif()
 add_executable(grwarm_parity "${_gw_tests_dir}/parity_main.cpp" "${_gw_tests_dir}/parity_checks.cpp")
 add_executable(grwarm_bench_native "${_gw_tests_dir}/bench_main.cpp")
 

@@ -6,7 +6,7 @@
 #      cache: the dependencies are there after `npm ci`).
 #   3. With a PATH that holds node/npm/npx and a few shell tools but no compiler, make or cmake:
 #      `grwarm-native info` (must load the prebuilt binary, dispatch the kernels), 3 training
-#      steps, the same with OpenBLAS hidden (GRWARM_OPENBLAS=/nonexistent: built-in GEMM, and
+#      steps, 3 bf16 steps, the same with OpenBLAS and oneDNN hidden (built-in GEMM, bf16 emulated, and
 #      `info` says why), `build-native` failing with a clear message (no compiler), and the
 #      load error when no binary matches (says `npx grwarm-native build-native`).
 # Needs `npm run build` (dist/) first. Leaves nothing behind (PACK_TEST_KEEP=1 keeps the temp dir).
@@ -96,11 +96,17 @@ train=(train --model vit-micro --synthetic-train 256 --synthetic-test 64 --batch
 run npx --no-install grwarm-native "${train[@]}" --out-dir "$tmp/run1" >&2 || fail "train"
 [ -f "$tmp/run1/summary.json" ] || fail "train wrote no summary.json"
 
-step "without OpenBLAS (GRWARM_OPENBLAS=/nonexistent)"
-info=$(run env GRWARM_OPENBLAS=/nonexistent npx --no-install grwarm-native info)
-grep -qE '^gemm: +built-in kernel' <<<"$info" || fail "without OpenBLAS the GEMM is not the built-in one"
-grep -qE '^blas: +builtin \(GRWARM_OPENBLAS=/nonexistent not found: ' <<<"$info" || fail "info does not say why the built-in GEMM is used"
-run env GRWARM_OPENBLAS=/nonexistent npx --no-install grwarm-native "${train[@]}" --out-dir "$tmp/run2" >&2 || fail "train without OpenBLAS"
+step "bf16 mixed precision (oneDNN when installed, else the emulation)"
+run npx --no-install grwarm-native "${train[@]}" --precision bf16 --out-dir "$tmp/run-bf16" >&2 || fail "train --precision bf16"
+grep -q '"precision": "bfloat16"' "$tmp/run-bf16/config.json" || fail "the bf16 run's config does not say bfloat16"
+
+step "without OpenBLAS and oneDNN (GRWARM_OPENBLAS=/nonexistent GRWARM_ONEDNN=/nonexistent)"
+nolibs=(env GRWARM_OPENBLAS=/nonexistent GRWARM_ONEDNN=/nonexistent)
+info=$(run "${nolibs[@]}" npx --no-install grwarm-native info)
+grep -qE '^gemm: +builtin \(float32\): builtin \(GRWARM_OPENBLAS=/nonexistent not found: .*GRWARM_ONEDNN=/nonexistent not usable: ' <<<"$info" || { echo "$info" >&2; fail "info does not say why the built-in GEMM is used"; }
+grep -qE '^bf16: +emulated: ' <<<"$info" || fail "info does not say that bf16 is emulated"
+run "${nolibs[@]}" npx --no-install grwarm-native "${train[@]}" --out-dir "$tmp/run2" >&2 || fail "train without OpenBLAS"
+run "${nolibs[@]}" npx --no-install grwarm-native "${train[@]}" --precision bf16 --out-dir "$tmp/run2-bf16" >&2 || fail "train bf16 without oneDNN"
 
 step "build-native without a compiler fails clearly"
 if out=$(run npx --no-install grwarm-native build-native 2>&1); then fail "build-native succeeded without cmake"; fi

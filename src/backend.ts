@@ -20,9 +20,18 @@ export function setThreads(n: number): number {
   return native().setThreads(n);
 }
 
-/** Switches GEMM between the BLAS and the portable built-in kernel (for comparisons). */
-export function setGemm(kind: 'blas' | 'builtin'): void {
+/**
+ * Chooses the float32 GEMM of the CPU backend: oneDNN, OpenBLAS or the portable built-in
+ * kernel (for comparisons; `GRWARM_GEMM` sets the start value). 'blas' is an old name of
+ * 'openblas'. Throws when the library is not loaded.
+ */
+export function setGemm(kind: 'onednn' | 'openblas' | 'blas' | 'builtin'): void {
   native().setGemm(kind);
+}
+
+/** Milliseconds spent inside GEMM library calls since the addon loaded (for benchmarks). */
+export function gemmClockMs(): number {
+  return native().gemmClockMs();
 }
 
 /**

@@ -171,15 +171,28 @@ export interface BackendStatus {
   /** "built in", or the plugin file it came from. */
   origin: string;
   float64: boolean;
+  /** Supports precision 'bfloat16' (bf16 GEMMs, float32 master weights). */
+  bf16: boolean;
 }
 
 export interface BackendInfo {
   /** The backend `device: 'auto'` picks. */
   backend: string;
   backends: BackendStatus[];
-  gemm: 'blas' | 'builtin';
+  /** The float32 GEMM library of the CPU backend. */
+  gemm: 'onednn' | 'openblas' | 'builtin';
+  /** That GEMM in one line: library, version, implementation/ISA, and why it was chosen. */
   blas: string;
   blasAvailable: boolean;
+  /** OpenBLAS: version and file, or why it did not load. */
+  openblas: string;
+  /** oneDNN: version and file, or why it did not load. */
+  onednn: string;
+  onednnAvailable: boolean;
+  /** The bf16 GEMM: oneDNN and the implementation it picks (e.g. brg:avx512_core_amx_bf16), or the emulation and why. */
+  bf16Gemm: string;
+  /** bf16 GEMMs run on bf16 hardware instructions (AMX or AVX512-BF16) through oneDNN. */
+  bf16Native: boolean;
   threads: number;
   hardwareThreads: number;
   simd: string;
@@ -192,7 +205,7 @@ export interface BackendInfo {
 export interface NativeAddon {
   NativeModel: new (
     config: NativeVitConfig,
-    options: { precision: 'float32' | 'float64'; seed: number; device?: Device },
+    options: { precision: 'float32' | 'float64' | 'bfloat16'; seed: number; device?: Device },
   ) => NativeModelHandle;
   /** Joins the MPI job this process was launched in; fails clearly without MPI support. */
   NativeCommunicator: new (timeoutSec: number) => NativeCommunicatorHandle;
@@ -200,7 +213,9 @@ export interface NativeAddon {
   setThreads(n: number): number;
   /** How many distinct CPU threads ran kernel work since the last call (then resets). */
   threadCensus(): number;
-  setGemm(kind: 'blas' | 'builtin'): void;
+  setGemm(kind: 'onednn' | 'openblas' | 'blas' | 'builtin'): void;
+  /** Milliseconds spent inside GEMM calls since the addon loaded (all models). */
+  gemmClockMs(): number;
   sgemmBench(n: number, iters: number): number;
 }
 

@@ -1,6 +1,6 @@
 // SIGINT/SIGTERM handling of the real binary (dist/src/cli.js, rebuilt first when stale).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,7 +84,9 @@ describe('signals', () => {
     const ck = readCheckpoint(file);
     expect(ck.meta.step).toBe(last);
     expect(ck.meta.dataOrder).toMatchObject({ epoch: 0, index: last });
-    expect(existsSync(join(d, 'summary.json'))).toBe(false);
+    const summary = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'interrupted', signal: 'SIGINT', step: last, steps: 200, lastCheckpoint: file });
+    expect(r.out.trim().split('\n').map((l) => JSON.parse(l)).at(-1)).toEqual({ type: 'summary', ...summary });
   });
 
   it('SIGTERM: same, exit 143', async () => {
@@ -92,6 +94,7 @@ describe('signals', () => {
     const r = await runAndSignal([...RUN, '--out-dir', d], ['SIGTERM']);
     expect(r.code, r.err).toBe(143);
     expect(r.err).toContain('stopped by SIGTERM at step');
+    expect(JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'))).toMatchObject({ status: 'interrupted', signal: 'SIGTERM' });
     expect(readdirSync(join(d, 'checkpoints'))).toHaveLength(1);
   });
 

@@ -122,7 +122,12 @@ describe('train end to end', () => {
     expect(first.code).toBe(130);
     expect(first.err).toContain(`stopped by SIGINT at step 5; checkpoint: ${join(b, 'checkpoints', 'step-0000005.safetensors')}`);
     expect(first.err).toContain(`resume with: grwarm-native train --resume ${b}`);
-    expect(existsSync(join(b, 'summary.json'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8'))).toMatchObject({
+      status: 'interrupted',
+      signal: 'SIGINT',
+      step: 5,
+      lastCheckpoint: join(b, 'checkpoints', 'step-0000005.safetensors'),
+    });
     // Lines of a step past the checkpoint must not survive the resume: fake one.
     writeFileSync(join(b, 'metrics.jsonl'), readFileSync(join(b, 'metrics.jsonl'), 'utf8') + '{"type":"step","step":6}\n');
 
@@ -139,6 +144,7 @@ describe('train end to end', () => {
     const ma = readMetrics(join(dir('a'), 'metrics.jsonl')).map(withoutTiming);
     const mb = readMetrics(join(b, 'metrics.jsonl')).map(withoutTiming);
     expect(mb).toEqual(ma);
+    expect(JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8')).status).toBe('complete');
   });
 
   it('resumes from a checkpoint file into another run directory, bit-identically', async () => {

@@ -30,6 +30,8 @@ const BACKEND_OPS = [
   'attention_fwd', 'attention_bwd',
   'gather_cls', 'scatter_cls', 'softmax_xent', 'loss_stats',
   'sum_squares', 'gr_perturb', 'gr_combine', 'optim_update',
+  'linear_fwd', 'linear_fwd_bf16', 'has_bf16', 'round_bf16', 'gemm_bf16',
+  'layernorm_fwd_bf16', 'gelu_fwd_bf16', 'col_sum_round_bf16', 'gelu_bwd_bf16',
 ];
 
 interface Case {

@@ -64,25 +64,26 @@ const TRAIN = ['train', '--model', 'vit-micro', '--synthetic-train', '128', '--s
 
 describe('OpenBLAS is optional (dlopen at run time)', () => {
   it('without it the CLI trains with the built-in GEMM and info says why', () => {
-    const info = infoJson({ GRWARM_OPENBLAS: '/nonexistent/libopenblas.so.0' });
+    const env = { GRWARM_OPENBLAS: '/nonexistent/libopenblas.so.0', GRWARM_ONEDNN: 'off' };
+    const info = infoJson(env);
     expect(info.gemm).toBe('builtin');
     expect(info.blasAvailable).toBe(false);
-    expect(info.blas).toMatch(/^builtin \(GRWARM_OPENBLAS=\/nonexistent\/libopenblas\.so\.0 not found: .*No such file/);
+    expect(info.blas).toMatch(/^builtin \(GRWARM_OPENBLAS=\/nonexistent\/libopenblas\.so\.0 not found: .*No such file.*; oneDNN disabled by GRWARM_ONEDNN=off\)$/);
     const out = join(tmp, 'no-blas');
-    const r = run([CLI, ...TRAIN, '--out-dir', out], { GRWARM_OPENBLAS: '/nonexistent/libopenblas.so.0' });
+    const r = run([CLI, ...TRAIN, '--out-dir', out], env);
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(out, 'summary.json'))).toBe(true);
   });
 
   it('the addon itself does not pull OpenBLAS in: nothing is mapped when the dlopen fails', () => {
-    const r = run(['--input-type=module', '-e', PROBE], { GRWARM_OPENBLAS: '/nonexistent/libopenblas.so.0' });
+    const r = run(['--input-type=module', '-e', PROBE], { GRWARM_OPENBLAS: '/nonexistent/libopenblas.so.0', GRWARM_ONEDNN: 'off' });
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout);
     expect(p).toMatchObject({ before: false, after: false, gemm: 'builtin' });
   });
 
   it('when OpenBLAS is there it is opened while the addon loads, after OPENBLAS_THREAD_TIMEOUT is set', () => {
-    const r = run(['--input-type=module', '-e', PROBE]);
+    const r = run(['--input-type=module', '-e', PROBE], { GRWARM_ONEDNN: 'off' });
     expect(r.status, r.stderr).toBe(0);
     const p = JSON.parse(r.stdout);
     if (!p.after) {
@@ -90,14 +91,45 @@ describe('OpenBLAS is optional (dlopen at run time)', () => {
       expect(p.blas).toMatch(/^builtin \(libopenblas\.so\.0 not found: /);
       return;
     }
-    expect(p).toMatchObject({ before: false, after: true, timeout: '4', gemm: 'blas' });
+    expect(p).toMatchObject({ before: false, after: true, timeout: '4', gemm: 'openblas' });
     expect(p.blas).toMatch(/OpenBLAS .*\(libopenblas\.so/);
   });
 
   it('GRWARM_OPENBLAS=off disables it', () => {
-    const info = infoJson({ GRWARM_OPENBLAS: 'off' });
+    const info = infoJson({ GRWARM_OPENBLAS: 'off', GRWARM_ONEDNN: 'off' });
     expect(info.gemm).toBe('builtin');
-    expect(info.blas).toBe('builtin (OpenBLAS disabled by GRWARM_OPENBLAS=off)');
+    expect(info.blas).toBe('builtin (OpenBLAS disabled by GRWARM_OPENBLAS=off; oneDNN disabled by GRWARM_ONEDNN=off)');
+  });
+});
+
+describe('oneDNN is optional (dlopen at run time)', () => {
+  it('without it: float32 through OpenBLAS or the built-in GEMM, bf16 emulated, and --precision bf16 still trains', () => {
+    const env = { GRWARM_ONEDNN: '/nonexistent/libdnnl.so.2' };
+    const info = infoJson(env) as ReturnType<typeof infoJson> & { onednn: string; onednnAvailable: boolean; bf16Gemm: string };
+    expect(info.onednnAvailable).toBe(false);
+    expect(info.onednn).toMatch(/^GRWARM_ONEDNN=\/nonexistent\/libdnnl\.so\.2 not usable: .*No such file/);
+    expect(info.gemm).not.toBe('onednn');
+    expect(info.bf16Gemm).toMatch(/^emulated: inputs rounded to bf16, float32 GEMM \(GRWARM_ONEDNN=.* not usable: .*; slow\)$/);
+    const out = join(tmp, 'no-onednn-bf16');
+    const r = run([CLI, ...TRAIN, '--precision', 'bf16', '--out-dir', out], env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).precision).toBe('bfloat16');
+  });
+
+  it('with it (libdnnl-dev installed): the float32 default is oneDNN and info names its implementation', () => {
+    const info = infoJson() as ReturnType<typeof infoJson> & { onednn: string; onednnAvailable: boolean; bf16Gemm: string };
+    if (!info.onednnAvailable) {
+      expect(info.onednn).toMatch(/^(libdnnl\.so\.2 not usable: |oneDNN disabled by GRWARM_ONEDNN=)/); // says why
+      return;
+    }
+    expect(info.gemm).toBe('onednn');
+    expect(info.blas).toMatch(/^oneDNN 2\.\d+\.\d+ \(libdnnl\.so\.2\), \S+/);
+    expect(info.bf16Gemm).toMatch(/^oneDNN 2\.\d+\.\d+ \(libdnnl\.so\.2\), \S+|^emulated: /);
+    // GRWARM_GEMM chooses the float32 GEMM; an unavailable or unknown choice is reported, not fatal
+    expect(infoJson({ GRWARM_GEMM: 'openblas' }).gemm).toBe(info.blasAvailable ? 'openblas' : 'onednn');
+    const bad = infoJson({ GRWARM_GEMM: 'mkl' });
+    expect(bad.gemm).toBe('onednn');
+    expect(bad.blas).toContain('GRWARM_GEMM=mkl ignored: expected onednn, openblas or builtin');
   });
 });
 

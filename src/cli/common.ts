@@ -1,5 +1,6 @@
 // Shared pieces of the CLI: output streams, exit codes, error reporting, package version.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CommanderError } from 'commander';
@@ -87,4 +88,20 @@ export function packageVersion(): string {
 /** Quotes a path for a shell command line when it needs it. */
 export function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * More threads than CPUs is allowed (the native code runs them; it oversubscribes the CPUs
+ * and is usually slower): a warning on stderr, the command goes on. `source` says where the
+ * value came from (a flag, a config file, a checkpoint). Returns whether it warned.
+ */
+export function warnIfOversubscribed(io: CliIO, threads: number, source: string | undefined, cpus = availableParallelism()): boolean {
+  if (!(threads > cpus)) return false;
+  const what = source === undefined || source === '--threads' ? `--threads ${threads}` : `threads ${threads} (from ${source})`;
+  io.stderr.write(
+    `warning: ${what} is more than the ${cpus} CPU${cpus === 1 ? '' : 's'} available to this process ` +
+      `(os.availableParallelism()); going on with ${threads} threads, which oversubscribes the CPUs and is usually ` +
+      `slower (--threads 0 picks the number automatically)\n`,
+  );
+  return true;
 }

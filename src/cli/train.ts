@@ -1,6 +1,7 @@
 // `grwarm-native train`: configure (preset < config file < flags) or resume a run, train it
 // with progress output, stop gracefully on SIGINT/SIGTERM.
-import { resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   ConfigError,
@@ -14,6 +15,7 @@ import {
   validateConfig,
   type ConfigIssue,
   type ConfigKey,
+  RunConfigSchema,
   type RunConfig,
   type SourceMap,
 } from '../config/index.js';
@@ -26,11 +28,27 @@ import {
 } from '../distributed/index.js';
 import { readCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { UsageError } from '../train/errors.js';
-import { StopController, trainRun, type StopSignalName } from '../train/loop.js';
-import { RESUME_OVERRIDABLE } from '../train/plan.js';
+import { prepareRun, StopController, trainRun, type PreparedRun, type StopSignalName } from '../train/loop.js';
+import { checkDataSettings, RESUME_OVERRIDABLE } from '../train/plan.js';
 import { Progress, type ProgressMode } from '../train/progress.js';
-import { locateResume, openRunDirForResume, prepareNewRunDir, runPaths, type OpenRunDir } from '../train/run-dir.js';
-import { EXIT, EXIT_CODES_HELP, exitCodeFor, packageVersion, reportError, shellQuote, type CliIO } from './common.js';
+import {
+  locateResume,
+  openRunDirForResume,
+  prepareNewRunDir,
+  removeUnstartedRunDir,
+  runPaths,
+  type OpenRunDir,
+} from '../train/run-dir.js';
+import {
+  EXIT,
+  EXIT_CODES_HELP,
+  exitCodeFor,
+  packageVersion,
+  reportError,
+  shellQuote,
+  warnIfOversubscribed,
+  type CliIO,
+} from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
 
 interface TrainFlags {
@@ -47,6 +65,43 @@ interface TrainFlags {
 }
 
 const OTHER = 'Other options:';
+
+/** The epilog of `train --help`: behaviours worth knowing and what the output means. */
+export const TRAIN_NOTES = `
+Repeating a run: --config <run dir>/config.json starts the same configuration
+  again. When the file is a run's own stored config.json, its outDir (which holds
+  that run) is replaced by a new runs/<timestamp>; --out-dir chooses another.
+A short try on a real data set: --train-subset <n> and --test-subset <n> train
+  and evaluate on fixed random subsets (the same images for every seed), and
+  --steps <n> ends the run after n updates, e.g.
+    --dataset fashion-mnist --train-subset 2000 --test-subset 500 --steps 200
+  The start line then reads "200 steps (6.45 epochs of 31 steps, batch 64;
+  warmup 31)".
+--data-dir with --dataset synthetic (generated in memory, no files) is refused.
+--threads larger than the CPUs available (os.availableParallelism()) is allowed
+  with a warning on stderr: it oversubscribes the CPUs and is usually slower.
+Nothing is created before the data set has loaded; a run that fails before its
+  first step removes the run directory it created.
+
+Output (progress lines, epoch lines, <run dir>/metrics.jsonl):
+  loss     mean cross-entropy of the batch at the current weights θ (first pass)
+  loss2    GR steps only: the loss of the same batch at the perturbed weights
+           θ + r·g1/‖g1‖ (the second pass); loss2 − loss ≈ r·‖g1‖, the quantity
+           GR penalises. Steps without a second pass (--gr none, the warmup of
+           zero-warmup) show no loss2 (null in metrics.jsonl).
+  acc      training accuracy of the batch (first pass)
+  |g1|     on epoch lines: the epoch's mean of ‖g1‖, the L2 norm over all
+           parameters of the first-pass gradient (the paper's Figures 2 and 4);
+           per step in metrics.jsonl as g1Norm, with gradNorm/gradNormClipped the
+           norm of the combined gradient before/after clipping
+  lr       learning rate of the step; img/s: training images per second;
+           data ms/step: time to build a batch (overlapped with the step)
+  ETA      GR steps (two passes) and base steps (one) are timed separately
+           (a GR step counts as two base steps until one has run), plus the
+           evaluations still to come
+  summary.json: "status": "complete" with the final and best test error, or
+           "interrupted" (Ctrl-C/SIGTERM) with the step reached, the best test
+           error so far, the checkpoint and the command to resume.`;
 
 export function trainCommand(io: CliIO, setExit: (code: number) => void): Command {
   const cmd = new Command('train')
@@ -88,6 +143,7 @@ On --resume the config comes from the checkpoint; only these may differ:
   ${RESUME_OVERRIDABLE.map(toFlagName).join(', ')}, --quiet, --json.
 The resumed run is bit-identical to an uninterrupted one with the same seed and
 thread count.
+${TRAIN_NOTES}
 ${EXIT_CODES_HELP}`,
     )
     .action(async (flags: TrainFlags) => {
@@ -136,12 +192,65 @@ interface Setup {
   runDir: string;
   run: OpenRunDir;
   resume: LoadedCheckpoint | undefined;
+  /** The data and plan, loaded before the run directory was created (absent in distributed runs: each rank loads them). */
+  prepared?: PreparedRun;
+  /** True when this command created the run (not a resume): a run that fails before it starts is cleared away. */
+  isNew: boolean;
 }
 
-/** A new run: config from its layers, a fresh (or abandoned) run directory, locked. */
-function setupNewRun(flags: TrainFlags, overrides: Partial<Record<ConfigKey, unknown>>): Setup {
-  const { config, sources } = resolveConfigWithSources({ preset: flags.preset, configFile: flags.config, overrides });
-  return { config, sources, runDir: config.outDir, run: prepareNewRunDir(config.outDir), resume: undefined };
+/** The outDir default (`runs/<timestamp>`), unresolved. */
+const DEFAULT_OUT_DIR = RunConfigSchema.parse({}).outDir;
+
+const realOrResolved = (p: string): string => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return resolve(p);
+  }
+};
+
+/**
+ * True when `file` is the config.json a run stored in its run directory: the outDir it names
+ * is the folder it lies in, or (a run directory moved, or a relative outDir read from another
+ * working directory) the folder is a run directory and the outDir it names exists.
+ */
+function isStoredRunConfig(file: string, outDir: string): boolean {
+  if (basename(file) !== 'config.json') return false;
+  const folder = dirname(file);
+  if (realOrResolved(folder) === realOrResolved(outDir)) return true;
+  const p = runPaths(folder);
+  return (existsSync(p.metrics) || existsSync(p.log) || existsSync(p.checkpoints)) && existsSync(outDir);
+}
+
+/** Notes and warnings about a config before anything is created. */
+function checkBeforeStart(io: CliIO, config: RunConfig, sources: SourceMap): void {
+  for (const n of checkDataSettings(config, sources)) io.stderr.write(`note: ${n}\n`);
+  warnIfOversubscribed(io, config.threads, sources.threads);
+}
+
+/**
+ * A new run: config from its layers, its data loaded (nothing is created before that), then a
+ * fresh (or abandoned) run directory, locked. `--config <run dir>/config.json` (a run's own
+ * stored config, whose outDir is that run's directory) repeats the run in a new
+ * runs/<timestamp> unless --out-dir is given. `preload: false` (distributed runs, where every
+ * rank loads the data after the ranks' configs were compared) leaves the loading to trainRun.
+ */
+function setupNewRun(io: CliIO, flags: TrainFlags, overrides: Partial<Record<ConfigKey, unknown>>, preload = true): Setup {
+  const resolved = resolveConfigWithSources({ preset: flags.preset, configFile: flags.config, overrides });
+  let { config } = resolved;
+  const sources = { ...resolved.sources };
+  if (flags.config !== undefined && sources.outDir === flags.config && isStoredRunConfig(flags.config, config.outDir)) {
+    const fresh = resolveOutDir(DEFAULT_OUT_DIR);
+    io.stderr.write(
+      `note: ${flags.config} is the stored config of the run in ${dirname(flags.config)}; repeating it in a new run directory ` +
+        `${fresh} (--out-dir chooses another)\n`,
+    );
+    config = { ...config, outDir: fresh };
+    delete sources.outDir;
+  }
+  checkBeforeStart(io, config, sources);
+  const prepared = preload ? prepareRun(config, sources) : undefined;
+  return { config, sources, runDir: config.outDir, run: prepareNewRunDir(config.outDir), resume: undefined, prepared, isNew: true };
 }
 
 /**
@@ -149,7 +258,7 @@ function setupNewRun(flags: TrainFlags, overrides: Partial<Record<ConfigKey, unk
  * chosen is the newest one under the lock) or, with `--out-dir` elsewhere, into a new one.
  * A run directory without a checkpoint but with a config.json restarts from step 0.
  */
-function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<ConfigKey, unknown>>): Setup {
+function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<ConfigKey, unknown>>, preload = true): Setup {
   const outFlag = typeof overrides.outDir === 'string' ? resolveOutDir(overrides.outDir) : undefined;
   let where = locateResume(resumePath);
   const own = where.runDir;
@@ -174,9 +283,14 @@ function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<Co
     }
     const r = resumeConfig(base, baseSource, overrides);
     const runDir = inPlace ? own! : (outFlag ?? where.runDir ?? r.config.outDir);
+    const config = { ...r.config, outDir: runDir };
+    // A data directory given now is checked; one in the checkpoint's config was accepted then.
+    if (overrides.dataDir !== undefined) checkBeforeStart(io, config, r.sources);
+    else warnIfOversubscribed(io, config.threads, r.sources.threads);
+    const prepared = preload ? prepareRun(config, r.sources) : undefined;
     // Continuing into a directory other than the run's own: it must not hold another run.
     run ??= prepareNewRunDir(runDir);
-    return { config: { ...r.config, outDir: runDir }, sources: r.sources, runDir, run, resume };
+    return { config, sources: r.sources, runDir, run, resume, prepared, isNew: false };
   } catch (err) {
     run?.lock.release();
     throw err;
@@ -198,12 +312,17 @@ async function runTrain(io: CliIO, flags: TrainFlags): Promise<number> {
     );
   }
   if (flags.distributed) return runDistributed(io, flags, overrides, version);
-  const setup = flags.resume !== undefined ? setupResume(io, flags.resume, overrides) : setupNewRun(flags, overrides);
+  const setup = flags.resume !== undefined ? setupResume(io, flags.resume, overrides) : setupNewRun(io, flags, overrides);
+  let failed = true;
   try {
     for (const n of setup.run.notes) io.stderr.write(`note: ${n}\n`);
-    return await trainInDir(io, flags, setup, version);
+    const code = await trainInDir(io, flags, setup, version);
+    failed = false;
+    return code;
   } finally {
     setup.run.lock.release();
+    // A new run that failed before it started (no config.json yet) leaves no directory behind.
+    if (failed && setup.isNew) removeUnstartedRunDir(setup.run);
   }
 }
 
@@ -241,7 +360,8 @@ async function runDistributed(
     let mine: RootSetup | undefined;
     if (dist.isRoot) {
       try {
-        setup = flags.resume !== undefined ? setupResume(io, flags.resume, overrides) : setupNewRun(flags, overrides);
+        setup =
+          flags.resume !== undefined ? setupResume(io, flags.resume, overrides, false) : setupNewRun(io, flags, overrides, false);
         mine = { ok: true, config: setup.config, runDir: setup.runDir, resumed: setup.resume !== undefined };
       } catch (err) {
         const code = reportError(io, err);
@@ -304,6 +424,7 @@ async function runDistributed(
         runDir: shared.runDir,
         run: { notes: [], lock: { release: () => undefined } } as unknown as OpenRunDir,
         resume: undefined,
+        isNew: false,
       };
     }
     for (const n of setup.run.notes) io.stderr.write(`note: ${n}\n`);
@@ -327,6 +448,8 @@ async function runDistributed(
     return dist.abort(exitCodeFor(err));
   } finally {
     setup?.run.lock.release();
+    // A new run that failed before it started (no config.json yet) leaves no directory behind.
+    if (setup?.isNew) removeUnstartedRunDir(setup.run);
   }
 }
 
@@ -351,7 +474,7 @@ function setupConfigOnlySafe(flags: TrainFlags, overrides: Partial<Record<Config
 }
 
 async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: string, dist?: Distributed): Promise<number> {
-  const { config, runDir, resume, sources } = setup;
+  const { config, runDir, resume, sources, prepared } = setup;
   const mode: ProgressMode = flags.json ? 'json' : flags.quiet ? 'quiet' : io.stdout.isTTY ? 'tty' : 'plain';
   // Ranks other than 0 print only errors (rank 0 reports the run).
   const silent = dist !== undefined && !dist.isRoot;
@@ -399,6 +522,7 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
       stop,
       version,
       sources,
+      prepared,
       notify: (text) => void io.stderr.write(`note: ${text}\n`),
       onStep: onStep ? (rec) => onStep(rec, stop) : undefined,
       dist,
@@ -418,6 +542,7 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
           ? `checkpoint: ${result.checkpoint}\nresume with: grwarm-native train --resume ${shellQuote(runDir)}`
           : 'no step finished in this session, so no new checkpoint was written';
         io.stderr.write(`stopped by ${result.signal} at step ${result.step}; ${what}\n`);
+        io.stderr.write(`summary: ${runPaths(runDir).summary} ("status": "interrupted")\n`);
         return result.signal === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
       }
       default:

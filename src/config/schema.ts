@@ -25,6 +25,9 @@ export const WD_MASKS = ['all', 'timm'] as const;
 export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
 export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+/** Model precisions: canonical names first, then the short names they also accept. */
+export const PRECISIONS = ['float32', 'bfloat16', 'float64', 'bf16', 'fp32', 'fp64'] as const;
+const PRECISION_CANONICAL = { float32: 'float32', bfloat16: 'bfloat16', float64: 'float64', bf16: 'bfloat16', fp32: 'float32', fp64: 'float64' } as const;
 export const PERTURBATIONS = ['global', 'local'] as const;
 
 export type ModelName = (typeof MODELS)[number];
@@ -117,6 +120,7 @@ const fieldShape = {
   seed: int().gte(0).lte(MAX_SEED).default(0),
   threads: int().gte(0).lte(MAX_THREADS).default(0),
   device: z.enum(DEVICES).default('auto'),
+  precision: z.enum(PRECISIONS).default('float32').transform((p) => PRECISION_CANONICAL[p]),
   outDir: z.string().min(1).default(`runs/${TIMESTAMP_PLACEHOLDER}`),
   checkpointEvery: int().gte(1).default(1),
   keepLast: int().gte(1).default(2),
@@ -359,6 +363,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'CPU threads for the native code; 0 = auto' },
   device: { group: 'run', kind: 'enum', choices: DEVICES, valueName: '<device>', expected: oneOf(DEVICES),
     description: 'where the model runs: cuda, cpu, or auto (cuda when available here, else cpu); see `grwarm-native info`' },
+  precision: { group: 'run', kind: 'enum', choices: PRECISIONS, valueName: '<precision>', expected: oneOf(PRECISIONS),
+    description: 'float32; bfloat16 (bf16): mixed precision, bf16 GEMM inputs with float32 master weights, optimizer state and reductions (CPU; fastest with oneDNN on AMX/AVX512-BF16 CPUs, see `grwarm-native info`); float64: for checks. Checkpoints of float32 and bfloat16 runs are the same float32 safetensors' },
   outDir: { group: 'run', kind: 'string', valueName: '<dir>', expected: NONEMPTY,
     description: `run directory; ${TIMESTAMP_PLACEHOLDER} is replaced by the start time` },
   checkpointEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),

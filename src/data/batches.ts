@@ -153,6 +153,22 @@ export function* evalBatches(ds: Dataset, batchSize: number, out?: Batch): Gener
   }
 }
 
+/**
+ * Images [start, start + count) of `ds`, normalised as training and evaluation feed them to
+ * the model ((x/255 − mean[c]) / std[c] per channel, no augmentation), as one new
+ * Float32Array of count·C·H·W values in the data set's CHW order.
+ */
+export function normalizeImages(ds: Dataset, start = 0, count = ds.count - start): Float32Array {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > ds.count) {
+    throw new RangeError(`normalizeImages: images [${start}, ${start + count}) are not inside the ${ds.count} images of ${ds.name}`);
+  }
+  const size = imageSize(ds);
+  const out = new Float32Array(count * size);
+  const lut = lutFor(ds);
+  for (let j = 0; j < count; j++) augmentInto(ds, start + j, IDENTITY_AUG, lut, out, j * size);
+  return out;
+}
+
 function checkBatchSize(batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`batch size must be a positive integer, got ${batchSize}`);

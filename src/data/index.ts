@@ -15,11 +15,14 @@ export {
   epochOrder,
   evalBatches,
   makeTrainBatch,
+  normalizeImages,
   stepsPerEpoch,
   type Batch,
   type TrainBatchSpec,
 } from './batches.js';
 export { Prefetcher } from './prefetch.js';
+export { IDENTITY_AUG, PAD, augmentInto, normLut, type AugParams } from './augment.js';
+export { channelStats } from './stats.js';
 
 export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];

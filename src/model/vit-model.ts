@@ -21,14 +21,29 @@ import {
 } from '../native.js';
 import { toNativeConfig, vitConfig, type VitConfig, type VitPreset } from './presets.js';
 
-export type Precision = 'float32' | 'float64';
+/**
+ * float32 (default); float64 (gradient checks); bfloat16: mixed precision with float32 master
+ * weights, gradients, optimizer state and reductions, and bf16 GEMM inputs with float32
+ * accumulation (parameters and checkpoints stay float32). 'bf16', 'fp32' and 'fp64' are
+ * accepted as short names.
+ */
+export type Precision = 'float32' | 'float64' | 'bfloat16';
+/** Every precision name a model option or the CLI accepts, with its canonical name. */
+export const PRECISION_ALIASES: Readonly<Record<string, Precision>> = {
+  float32: 'float32',
+  fp32: 'float32',
+  float64: 'float64',
+  fp64: 'float64',
+  bfloat16: 'bfloat16',
+  bf16: 'bfloat16',
+};
 export type FloatArray = Float32Array | Float64Array;
 
 export interface CreateModelOptions {
   /** Seed of the initialisation (docs/method.md, section 4). Default 0. */
   seed?: number;
-  /** float64 exists for gradient checks; training uses float32. */
-  precision?: Precision;
+  /** float32 (default), float64 (gradient checks) or bfloat16 (mixed precision; see Precision). */
+  precision?: Precision | 'bf16' | 'fp32' | 'fp64';
   /**
    * Where to run: 'cpu', 'cuda', or 'auto' (default: CUDA when it is available here, else the
    * CPU). An unavailable device fails with the reason (no plugin, no driver, no cuBLAS).
@@ -122,9 +137,12 @@ export class VitModel {
   private readonly gradCopy: HostCopy;
 
   constructor(config: VitConfig, options: CreateModelOptions = {}) {
-    const precision = options.precision ?? 'float32';
-    if (precision !== 'float32' && precision !== 'float64') {
-      throw new RangeError(`options.precision: expected "float32" or "float64", got ${JSON.stringify(precision)}`);
+    const asked = options.precision ?? 'float32';
+    const precision = typeof asked === 'string' ? PRECISION_ALIASES[asked] : undefined;
+    if (!precision) {
+      throw new RangeError(
+        `options.precision: expected "float32", "float64" or "bfloat16" (or bf16/fp32/fp64), got ${JSON.stringify(asked)}`,
+      );
     }
     this.config = { ...config };
     this.precision = precision;

@@ -100,6 +100,13 @@ export function buildReport(root: string, opts: { notes?: string } = {}): Report
   return { root, runs, skipped, agg, tables, findings: computeFindings(agg), groups: chartGroups(agg), notes: opts.notes };
 }
 
+/** Why a run is left out: no summary yet (unfinished or failed), or one that says it stopped. */
+function incompleteWhy(r: RunData): string {
+  const status = r.summary?.status;
+  if (!status) return 'no summary.json (unfinished or failed)';
+  return `summary.json says "${status}" (resume it to include it)`;
+}
+
 function commonConfig(runs: RunData[]): [string, string][] {
   if (runs.length === 0) return [];
   const skip = new Set(['outDir', 'threads', 'seed', 'gr', 'warmupEpochs']);
@@ -148,7 +155,7 @@ export function reportMarkdown(rep: Report): string {
   }
   if (rep.agg.incomplete.length || rep.skipped.length) {
     out.push('## Left out', '');
-    for (const r of rep.agg.incomplete) out.push(`- ${r.name}: no summary.json (unfinished or failed)`);
+    for (const r of rep.agg.incomplete) out.push(`- ${r.name}: ${incompleteWhy(r)}`);
     for (const s of rep.skipped) out.push(`- ${s.dir}: ${s.why}`);
     out.push('');
   }
@@ -248,7 +255,7 @@ export function reportHtml(rep: Report): string {
   }
   if (rep.agg.incomplete.length || rep.skipped.length) {
     parts.push('<h2>Left out</h2><ul>');
-    for (const r of rep.agg.incomplete) parts.push(`<li>${escapeXml(r.name)}: no summary.json (unfinished or failed)</li>`);
+    for (const r of rep.agg.incomplete) parts.push(`<li>${escapeXml(r.name)}: ${escapeXml(incompleteWhy(r))}</li>`);
     for (const s of rep.skipped) parts.push(`<li>${escapeXml(s.dir)}: ${escapeXml(s.why)}</li>`);
     parts.push('</ul>');
   }

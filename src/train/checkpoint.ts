@@ -194,6 +194,22 @@ export function readCheckpointMeta(path: string): CheckpointMeta {
   return decodeMeta(path, header.metadata);
 }
 
+/**
+ * Whether a safetensors file is a training checkpoint (metadata "format" is
+ * "grwarm-native-checkpoint") or a plain weights file (e.g. written by
+ * `model.saveSafetensors`). Reads only the header; a file that is not valid safetensors is a
+ * CheckpointError naming it.
+ */
+export function isTrainingCheckpoint(path: string): boolean {
+  let header: SafetensorsHeader;
+  try {
+    header = readSafetensorsHeader(path);
+  } catch (err) {
+    throw fileProblem(path, err);
+  }
+  return header.metadata.format === CHECKPOINT_FORMAT;
+}
+
 /** A CheckpointError for a file that cannot be read as safetensors. */
 function fileProblem(path: string, err: unknown): CheckpointError {
   const e = err as NodeJS.ErrnoException;

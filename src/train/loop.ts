@@ -9,9 +9,11 @@
  * seed and thread count), and its metrics lines are equal apart from the timing fields.
  *
  * Stopping: `stop.request(signal)` (the CLI calls it from its SIGINT/SIGTERM handler) lets
- * the step in flight finish (native work is never abandoned), then a checkpoint is written
- * and the run returns `{ status: 'interrupted' }`.
+ * the step in flight finish (native work is never abandoned), then a checkpoint and
+ * summary.json ("status": "interrupted") are written and the run returns
+ * `{ status: 'interrupted' }`.
  */
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { backendInfo, setThreads } from '../backend.js';
@@ -30,6 +32,7 @@ import {
   type TrainState,
 } from './checkpoint.js';
 import { CheckpointError, DivergedError } from './errors.js';
+import { EtaEstimator, evaluationsAfter } from './eta.js';
 import { evaluateDataset } from './evaluate.js';
 import {
   addToEpochSums,
@@ -40,13 +43,23 @@ import {
   truncateMetrics,
   type EvalResult,
   secondMomentStats,
+  type InterruptedSummary,
+  type RunIdentity,
   type RunSummary,
   type SecondMomentRecord,
   type StepRecord,
 } from './metrics.js';
 import { configHash, loadRunData, planRun, type RunData, type RunPlan } from './plan.js';
-import { formatAccuracy, formatDuration, formatPercent, type Progress, type ProgressContext } from './progress.js';
-import { appendRunLog as appendRunLogToDir, checkpointFileName, listCheckpoints, pruneCheckpoints, runPaths, supersedeAfter } from './run-dir.js';
+import { describeSpan, formatAccuracy, formatDuration, formatPercent, type Progress, type ProgressContext } from './progress.js';
+import {
+  appendRunLog as appendRunLogToDir,
+  checkpointFileName,
+  listCheckpoints,
+  pruneCheckpoints,
+  readSummaryStatus,
+  runPaths,
+  supersedeAfter,
+} from './run-dir.js';
 import { Trainer, type StepMetrics } from './trainer.js';
 
 export type StopSignalName = 'SIGINT' | 'SIGTERM';
@@ -76,6 +89,12 @@ export interface TrainRunOptions {
   onStep?: (rec: StepRecord) => void;
   /** Where each config value came from, so data-dependent config errors name the right source. */
   sources?: SourceMap;
+  /**
+   * The data and plan of `config` from `prepareRun`, when the caller loaded them already (the
+   * CLI does, before it creates the run directory, so a run whose data fail to load leaves
+   * nothing behind). Loaded here when absent.
+   */
+  prepared?: PreparedRun;
   /** Receives notices about files moved aside (default: the progress display's notes). */
   notify?: (text: string) => void;
   /**
@@ -88,7 +107,7 @@ export interface TrainRunOptions {
 
 export type TrainRunResult =
   | { status: 'complete'; summary: RunSummary; finalLine: string }
-  | { status: 'interrupted'; signal: StopSignalName; step: number; checkpoint: string | undefined }
+  | { status: 'interrupted'; signal: StopSignalName; step: number; checkpoint: string | undefined; summary: InterruptedSummary }
   | { status: 'already-complete'; step: number };
 
 const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
@@ -102,12 +121,17 @@ function describeDivergence(m: StepMetrics): string {
   return `${what} is not finite (loss ${m.loss}, ||g1|| ${m.g1Norm}, ||g|| ${m.gradNorm})`;
 }
 
+export interface PreparedRun {
+  data: RunData;
+  plan: RunPlan;
+}
+
 /**
  * The data and the plan of a run, every problem found before the first step: an empty split
  * is an error here, not after an epoch of training; a config value that does not fit the data
  * is reported with the source that set it (flag, config file, checkpoint).
  */
-function prepareRun(cfg: RunConfig, sources: SourceMap): { data: RunData; plan: RunPlan } {
+export function prepareRun(cfg: RunConfig, sources: SourceMap): PreparedRun {
   try {
     const data = loadRunData(cfg);
     for (const [split, ds] of [['training', data.train], ['validation', data.val], ['test', data.test]] as const) {
@@ -147,7 +171,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
 
   setThreads(dist && cfg.threads === 0 ? autoThreads() : cfg.threads);
   const threads = backendInfo().threads;
-  const { data, plan } = prepareRun(cfg, o.sources ?? {});
+  const { data, plan } = o.prepared ?? prepareRun(cfg, o.sources ?? {});
   const { stepsPerEpoch: spe, totalSteps: T } = plan;
   const hash = configHash(cfg);
 
@@ -167,7 +191,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     if (m.step > T) throw new CheckpointError(where, `step ${m.step} is past the run's ${T} steps`);
   }
 
-  const model = createModel(plan.modelConfig, { seed: cfg.seed, device: cfg.device });
+  const model = createModel(plan.modelConfig, { seed: cfg.seed, device: cfg.device, precision: cfg.precision });
   const trainer = new Trainer(model, {
     ...plan.trainer,
     perturbation: cfg.perturbation,
@@ -190,6 +214,8 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
   } else if (root) {
     truncateMetrics(paths.metrics, 0); // a restart from step 0 in place: no lines of the old attempt
   }
+  // The summary of an earlier, interrupted session describes a state this session leaves behind.
+  if (root && readSummaryStatus(paths.summary) === 'interrupted') rmSync(paths.summary, { force: true });
   if (root) writeFileAtomic(paths.config, [Buffer.from(serializeConfig(cfg), 'utf8')]);
   if (dist) {
     // Every rank from rank 0's state (a resume is read by rank 0 alone), then one model.
@@ -201,6 +227,16 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const startStep = model.optimizerSteps;
   const elapsed = () => state.elapsedSec + (performance.now() - sessionStart) / 1000;
+  const identity = (): RunIdentity => ({
+    configHash: hash,
+    model: cfg.model,
+    params: model.numParams,
+    dataset: cfg.dataset,
+    trainImages: data.train.count,
+    valImages: data.val?.count ?? 0,
+    testImages: data.test.count,
+    runDir: o.runDir,
+  });
   progress.start({
     runDir: o.runDir,
     model: cfg.model,
@@ -217,6 +253,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     gr: cfg.gr,
     optimizer: cfg.optimizer,
     threads,
+    precision: cfg.precision,
     startStep,
     resumedFrom: o.resume?.path,
   });
@@ -271,11 +308,16 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     return path;
   };
 
-  const loopStart = performance.now();
+  // GR steps (two passes) cost about twice a base step: the ETA prices each kind separately.
+  const eta = new EtaEstimator({
+    totalSteps: T,
+    secondPassAt: (t) => trainer.plan(t).secondPass,
+    evaluationsAfter: (step) => evaluationsAfter(step, T, spe, cfg.evalEvery),
+  });
   const ctx = (): ProgressContext => ({
     totalSteps: T,
     epochs: plan.epochs,
-    etaSec: s > startStep ? ((performance.now() - loopStart) / 1000 / (s - startStep)) * (T - s) : undefined,
+    etaSec: s > startStep ? eta.remainingSec(s) : undefined,
   });
 
   const endOfEpoch = async (epoch: number, last: StepRecord): Promise<void> => {
@@ -288,6 +330,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
       if (data.val) val = dist ? await dist.evaluate(model, data.val) : await evaluateDataset(model, data.val);
     }
     const evalSec = (performance.now() - evalStart) / 1000;
+    if (test) eta.addEvaluation(evalSec);
     const rec = epochRecord({ epoch, step: s, last, sums: state.epochSums, test, val, evalSec, elapsedSec: elapsed() });
     if (root) metrics.append(rec);
     progress.epoch(rec, ctx());
@@ -360,6 +403,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
         if (mom) metrics.append(mom);
       }
       addToEpochSums(state.epochSums, rec, B);
+      eta.addStep(m.secondPass, performance.now() - t0);
       progress.step(rec, ctx());
       o.onStep?.(rec);
       if (dist && s % dist.checkEvery === 0) dist.checkReplicas(model, s);
@@ -379,8 +423,37 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     let checkpoint = lc?.path;
     if (s > startStep && lc?.step !== s) checkpoint = writeStepCheckpoint(`stopped by ${signal}`);
     appendRunLog(o.runDir, `stopped by ${signal} at step ${s} of ${T}`);
-    progress.clear();
-    return { status: 'interrupted', signal, step: s, checkpoint };
+    const best = state.best;
+    const summary: InterruptedSummary = {
+      status: 'interrupted',
+      signal,
+      step: s,
+      epoch: s === 0 ? 0 : Math.ceil(s / spe),
+      epochsCompleted: Math.floor(s / spe),
+      steps: T,
+      epochs: plan.epochs,
+      stepsPerEpoch: spe,
+      bestTestError: best?.testError ?? null,
+      bestEpoch: best?.epoch ?? null,
+      bestStep: best?.step ?? null,
+      totalTimeSec: elapsed(),
+      ...identity(),
+      lastCheckpoint: checkpoint ?? null,
+      bestCheckpoint: best !== null && existsSync(paths.best) ? paths.best : null,
+      resumeCommand: `grwarm-native train --resume ${shellWord(o.runDir)}`,
+      stoppedAt: new Date().toISOString(),
+      version: o.version,
+    };
+    if (root) {
+      try {
+        writeFileAtomic(paths.summary, [Buffer.from(JSON.stringify(summary, null, 2) + '\n', 'utf8')]);
+      } catch (err) {
+        // The checkpoint is what a resume needs; a summary that cannot be written does not fail the stop.
+        notify(`could not write ${paths.summary}: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    progress.interrupted(summary);
+    return { status: 'interrupted', signal, step: s, checkpoint, summary };
   }
 
   const test = lastTest as EvalResult | null;
@@ -402,21 +475,14 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     steps: T,
     stepsPerEpoch: spe,
     totalTimeSec: total,
-    configHash: hash,
-    model: cfg.model,
-    params: model.numParams,
-    dataset: cfg.dataset,
-    trainImages: data.train.count,
-    valImages: data.val?.count ?? 0,
-    testImages: data.test.count,
-    runDir: o.runDir,
+    ...identity(),
     lastCheckpoint: lc.path,
     bestCheckpoint: paths.best,
     finishedAt: new Date().toISOString(),
     version: o.version,
   };
   if (root) writeFileAtomic(paths.summary, [Buffer.from(JSON.stringify(summary, null, 2) + '\n', 'utf8')]);
-  const span = T % spe === 0 ? `${plan.epochs} epoch${plan.epochs === 1 ? '' : 's'}` : `${T} steps (${(T / spe).toFixed(2)} epochs)`;
+  const span = describeSpan(T, spe);
   const finalLine =
     `done: test accuracy ${formatAccuracy(test.error)} (error ${formatPercent(test.error)}) after ${span}, ` +
     `${formatDuration(total)}; run dir ${o.runDir}`;
@@ -439,6 +505,11 @@ function secondMomentRecord(model: { optimizerState(): { name: string; data: Arr
   const scale = biasCorrected ? 1 / (1 - cfg.beta2 ** step) : 1;
   const st = secondMomentStats(buf.data, scale);
   return { type: 'moment2', step, epoch, slot, biasCorrected, ...st, statMs: performance.now() - t0 };
+}
+
+/** A path quoted for a shell command line when it needs it. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The step recorded in a checkpoint's metadata, or undefined when it cannot be read. */

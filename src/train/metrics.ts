@@ -114,7 +114,19 @@ export function secondMomentStats(v: ArrayLike<number>, scale: number): { mean: 
   return { mean: (sum / n) * scale, p10: q(0.1), p50: q(0.5), p90: q(0.9), max: max * scale };
 }
 
-export interface RunSummary {
+/** What run a summary belongs to: the same fields in every summary.json. */
+export interface RunIdentity {
+  configHash: string;
+  model: string;
+  params: number;
+  dataset: string;
+  trainImages: number;
+  valImages: number;
+  testImages: number;
+  runDir: string;
+}
+
+export interface RunSummary extends RunIdentity {
   status: 'complete';
   finalTestError: number;
   finalTestLoss: number;
@@ -127,17 +139,40 @@ export interface RunSummary {
   steps: number;
   stepsPerEpoch: number;
   totalTimeSec: number;
-  configHash: string;
-  model: string;
-  params: number;
-  dataset: string;
-  trainImages: number;
-  valImages: number;
-  testImages: number;
-  runDir: string;
   lastCheckpoint: string;
   bestCheckpoint: string;
   finishedAt: string;
+  version: string;
+}
+
+/**
+ * summary.json of a run stopped by SIGINT/SIGTERM (exit 130/143): where it stopped and the
+ * best test result reached so far. Replaced by a RunSummary ("status": "complete") once the
+ * resumed run finishes; removed when a later session of the run starts.
+ */
+export interface InterruptedSummary extends RunIdentity {
+  status: 'interrupted';
+  signal: 'SIGINT' | 'SIGTERM';
+  /** Updates done when the run stopped (the checkpoint's step, when one was written). */
+  step: number;
+  /** Epoch of the last update (1-based, as in train.log; 0 before the first update). */
+  epoch: number;
+  /** Whole epochs completed. */
+  epochsCompleted: number;
+  /** The run's planned length. */
+  steps: number;
+  epochs: number;
+  stepsPerEpoch: number;
+  /** Lowest test error of the evaluations so far (and its epoch and step); null before the first evaluation. */
+  bestTestError: number | null;
+  bestEpoch: number | null;
+  bestStep: number | null;
+  totalTimeSec: number;
+  /** The checkpoint to resume from (null when no step had finished: then the run restarts from step 0). */
+  lastCheckpoint: string | null;
+  bestCheckpoint: string | null;
+  resumeCommand: string;
+  stoppedAt: string;
   version: string;
 }
 

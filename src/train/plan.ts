@@ -4,7 +4,19 @@
  * the run, batch larger than the training set) are `ConfigError`s naming the flags.
  */
 import { createHash } from 'node:crypto';
-import { ConfigError, IMAGE_SIZE, serializeConfig, toFlagName, type ConfigIssue, type ConfigKey, type RunConfig } from '../config/index.js';
+import {
+  ConfigError,
+  DATASETS,
+  IMAGE_SIZE,
+  formatValue,
+  relabelIssues,
+  serializeConfig,
+  toFlagName,
+  type ConfigIssue,
+  type ConfigKey,
+  type RunConfig,
+  type SourceMap,
+} from '../config/index.js';
 import { fixedSubset, loadDataset, splitValidation, stepsPerEpoch, type Dataset } from '../data/index.js';
 import { vitConfig, type VitConfig } from '../model/presets.js';
 import type { TrainerConfig } from './trainer.js';
@@ -56,6 +68,36 @@ export function configHash(cfg: RunConfig): string {
 const issue = (key: ConfigKey, text: string) => ({ source: toFlagName(key), field: key, text: `${toFlagName(key)}: ${text}` });
 
 const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist']);
+
+/**
+ * Data settings that would otherwise be ignored without a word. `dataDir` with the synthetic
+ * set (generated in memory, it reads no files) is a ConfigError naming where the value came
+ * from; `--synthetic-train`/`--synthetic-test` given as flags with a data set read from files
+ * give notes (returned, for the caller to print).
+ */
+export function checkDataSettings(cfg: RunConfig, sources: SourceMap): string[] {
+  if (cfg.dataset === 'synthetic' && cfg.dataDir !== undefined) {
+    const fileSets = DATASETS.filter((d) => d !== 'synthetic').join(', ');
+    throw relabelIssues(
+      new ConfigError([
+        issue(
+          'dataDir',
+          `got ${formatValue(cfg.dataDir)}, but data set "synthetic" is generated in memory and reads no files; ` +
+            `drop the data directory, or choose a data set read from files with --dataset (${fileSets})`,
+        ),
+      ]),
+      sources,
+    );
+  }
+  const notes: string[] = [];
+  if (cfg.dataset !== 'synthetic') {
+    for (const key of ['syntheticTrain', 'syntheticTest'] as const) {
+      const flag = toFlagName(key);
+      if (sources[key] === flag) notes.push(`${flag} applies to --dataset synthetic only; data set ${cfg.dataset} ignores it`);
+    }
+  }
+  return notes;
+}
 
 /** Loads the data set of the config, with the validation split held out. */
 export function loadRunData(cfg: RunConfig): RunData {

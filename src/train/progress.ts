@@ -10,7 +10,7 @@
  *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
  */
 import { performance } from 'node:perf_hooks';
-import type { EpochRecord, RunSummary, StepRecord } from './metrics.js';
+import type { EpochRecord, InterruptedSummary, RunSummary, StepRecord } from './metrics.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -36,6 +36,8 @@ export interface RunStartInfo {
   gr: string;
   optimizer: string;
   threads: number;
+  /** Model precision (float32, bfloat16, float64); named on the start line when not float32. */
+  precision?: string;
   /** Update count the run starts from (0 unless resumed). */
   startStep: number;
   resumedFrom?: string;
@@ -56,6 +58,37 @@ export function formatDuration(sec: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   const m = Math.round(s / 60);
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** A fraction of epochs for text: two decimals, or one significant digit below 0.01. */
+export function formatEpochs(x: number): string {
+  return x >= 0.01 || x === 0 ? x.toFixed(2) : x.toPrecision(1);
+}
+
+/**
+ * The length of a run for the start line: `5 epochs x 156 steps of batch 64 = 780 steps
+ * (warmup 156)` when the steps fill whole epochs, else what `--steps` gives, e.g. `200 steps
+ * (0.21 of an epoch of 937 steps, batch 64; warmup 94)` or `1000 steps (1.07 epochs of 937
+ * steps, batch 64; warmup 937)`.
+ */
+export function describeRunLength(totalSteps: number, stepsPerEpoch: number, batchSize: number, warmupSteps: number): string {
+  if (totalSteps % stepsPerEpoch === 0) {
+    const e = totalSteps / stepsPerEpoch;
+    return `${e} epoch${e === 1 ? '' : 's'} x ${stepsPerEpoch} steps of batch ${batchSize} = ${totalSteps} steps (warmup ${warmupSteps})`;
+  }
+  const f = totalSteps / stepsPerEpoch;
+  const span = totalSteps < stepsPerEpoch ? `${formatEpochs(f)} of an epoch` : `${formatEpochs(f)} epochs`;
+  return `${totalSteps} steps (${span} of ${stepsPerEpoch} steps, batch ${batchSize}; warmup ${warmupSteps})`;
+}
+
+/** `12 steps (1.50 epochs)`, `200 steps (0.21 of an epoch)` or `5 epochs`, for the final line. */
+export function describeSpan(totalSteps: number, stepsPerEpoch: number): string {
+  if (totalSteps % stepsPerEpoch === 0) {
+    const e = totalSteps / stepsPerEpoch;
+    return `${e} epoch${e === 1 ? '' : 's'}`;
+  }
+  const f = totalSteps / stepsPerEpoch;
+  return `${totalSteps} steps (${formatEpochs(f)} ${totalSteps < stepsPerEpoch ? 'of an epoch' : 'epochs'})`;
 }
 
 /** 0.0661 → `6.6%`. */
@@ -96,9 +129,9 @@ export class Progress {
     const lines = [
       `training ${info.model} (${info.params.toLocaleString('en-US')} params) on ${info.dataset} ` +
         `(${info.trainImages} train${val} / ${info.testImages} test images) with ${info.optimizer}, gr ${info.gr}, ` +
-        `${info.threads} thread${info.threads === 1 ? '' : 's'}`,
-      `${info.epochs} epoch${info.epochs === 1 ? '' : 's'} x ${info.stepsPerEpoch} steps of batch ${info.batchSize} ` +
-        `= ${info.totalSteps} steps (warmup ${info.warmupSteps}); run dir ${info.runDir}`,
+        `${info.threads} thread${info.threads === 1 ? '' : 's'}` +
+        (info.precision && info.precision !== 'float32' ? `, ${info.precision}` : ''),
+      `${describeRunLength(info.totalSteps, info.stepsPerEpoch, info.batchSize, info.warmupSteps)}; run dir ${info.runDir}`,
     ];
     if (info.resumedFrom !== undefined) {
       lines.push(`resuming from ${info.resumedFrom} at step ${info.startStep}`);
@@ -166,6 +199,12 @@ export class Progress {
     this.clear();
     if (this.mode === 'json') this.out.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
     else this.out.write(text + '\n');
+  }
+
+  /** The summary of an interrupted run: a `{"type":"summary","status":"interrupted",...}` line in json mode. */
+  interrupted(summary: InterruptedSummary): void {
+    this.clear();
+    if (this.mode === 'json') this.out.write(JSON.stringify({ type: 'summary', ...summary }) + '\n');
   }
 
   /** Erases the TTY status line, if one is shown (before other output, e.g. an error). */

@@ -6,12 +6,16 @@
  * ```
  * <run dir>/                          --out-dir, default runs/<timestamp> (UTC start time)
  *   config.json                       the resolved configuration, every field (sorted keys);
- *                                     `--config <run dir>/config.json` repeats the run
+ *                                     `--config <run dir>/config.json` repeats the run (in a
+ *                                     new run directory, runs/<timestamp>, unless --out-dir)
  *   metrics.jsonl                     JSON lines, appended as the run goes:
  *                                       {"type":"step", ...}   one per optimizer update
  *                                       {"type":"epoch", ...}  one per epoch (means, test loss/error)
- *   summary.json                      written once the run completes: final and best test error
- *                                     (and its epoch), steps, total time, config hash
+ *   summary.json                      written once the run completes ("status": "complete"): final
+ *                                     and best test error (and its epoch), steps, total time,
+ *                                     config hash; or when it stops on SIGINT/SIGTERM ("status":
+ *                                     "interrupted"): the step reached, best test error so far,
+ *                                     the checkpoint and the command to resume
  *   train.log                         human-readable event log: start, resume, checkpoints,
  *                                     interruptions, errors (timestamped)
  *   best.safetensors                  checkpoint with the lowest test error so far
@@ -39,13 +43,13 @@
  * checkpoint's step first, so it never holds lines of the abandoned steps; checkpoints newer
  * than the one resumed from are moved to `checkpoints/superseded-<time>/` (see supersedeAfter).
  */
-import { appendFileSync, copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isTempFileName } from '../io/atomic.js';
 import { FileSystemError } from '../io/fs-errors.js';
 import { makeDir } from '../io/make-dir.js';
 import { UsageError } from './errors.js';
-import { acquireRunLock, type RunLock } from './run-lock.js';
+import { acquireRunLock, LOCK_FILE, type RunLock } from './run-lock.js';
 
 export interface RunPaths {
   dir: string;
@@ -118,6 +122,8 @@ export interface OpenRunDir {
   lock: RunLock;
   /** Human-readable lines about what was cleaned up or taken over (print them). */
   notes: string[];
+  /** Directories created to open it (the run directory, missing parents, checkpoints/), outermost first. */
+  created: string[];
 }
 
 /**
@@ -127,8 +133,9 @@ export interface OpenRunDir {
 function openLocked(dir: string, flag: string, check: (notes: string[]) => void): OpenRunDir {
   const p = runPaths(dir);
   if (existsSync(dir) && !isDir(dir)) throw new UsageError(`${flag} ${dir} exists and is not a directory`);
+  const created: string[] = [];
   try {
-    makeDir(dir);
+    created.push(...makeDir(dir));
   } catch (err) {
     // The path the user gave cannot hold a run (read-only, permission, not a directory, ...).
     if (err instanceof FileSystemError) throw new UsageError(`${flag} ${dir}: ${err.message}`);
@@ -142,21 +149,66 @@ function openLocked(dir: string, flag: string, check: (notes: string[]) => void)
     if (removed.length > 0) {
       notes.push(`removed ${removed.length} temporary file${removed.length === 1 ? '' : 's'} left by an interrupted write: ${removed.join(', ')}`);
     }
-    makeDir(p.checkpoints);
+    created.push(...makeDir(p.checkpoints));
   } catch (err) {
     lock.release();
     throw err;
   }
-  return { paths: p, lock, notes };
+  return { paths: p, lock, notes, created };
 }
 
-/** What a run that never wrote a checkpoint leaves (train.log stays: it tells the story). */
-const RUN_FILES = ['config.json', 'metrics.jsonl'];
+/**
+ * What a run that never wrote a checkpoint leaves (train.log stays: it tells the story); its
+ * summary.json, if any, is that of a run interrupted before its first step finished.
+ */
+const RUN_FILES = ['config.json', 'metrics.jsonl', 'summary.json'];
 
-/** True when `dir` holds a checkpoint or a finished run: something to resume or keep. */
+/** The "status" of a summary.json ("complete", "interrupted"); undefined when missing or unreadable. */
+export function readSummaryStatus(path: string): string | undefined {
+  try {
+    const s = JSON.parse(readFileSync(path, 'utf8')) as { status?: unknown };
+    return typeof s?.status === 'string' ? s.status : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `dir` holds a checkpoint or a finished run: something to resume or keep. The
+ * summary of an interrupted run counts only through its checkpoint.
+ */
 function holdsResumableRun(dir: string): boolean {
   const p = runPaths(dir);
-  return existsSync(p.best) || existsSync(p.summary) || listCheckpoints(dir).length > 0;
+  if (existsSync(p.best) || listCheckpoints(dir).length > 0) return true;
+  return existsSync(p.summary) && readSummaryStatus(p.summary) !== 'interrupted';
+}
+
+/**
+ * Undoes the opening of a new run directory whose run failed before it started (no
+ * config.json written, e.g. the model could not be created): removes the directories the
+ * opening created, with what the failed run put in them (train.log, an empty checkpoints/).
+ * A directory that existed before is left with its train.log (which says what failed). Call
+ * it after releasing the lock. Returns the directories removed.
+ */
+export function removeUnstartedRunDir(run: OpenRunDir): string[] {
+  const p = run.paths;
+  if (existsSync(p.config) || listCheckpoints(p.dir).length > 0 || existsSync(p.best)) return [];
+  const removed: string[] = [];
+  const createdDir = run.created.some((d) => resolve(d) === resolve(p.dir));
+  if (createdDir) {
+    // Made by this run a moment ago and held under its lock: everything in it is the run's.
+    for (const f of [p.log, p.metrics, p.summary, join(p.dir, LOCK_FILE)]) rmSync(f, { force: true });
+  }
+  // Innermost first; a directory that is not empty (someone else's files) stays.
+  for (const d of [...run.created].reverse()) {
+    try {
+      rmdirSync(d);
+      removed.push(d);
+    } catch {
+      break;
+    }
+  }
+  return removed;
 }
 
 /**

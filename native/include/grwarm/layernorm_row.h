@@ -2,15 +2,17 @@
 // Statistics are accumulated in fixed-order loops, so a row gives the
 // same bits whichever thread (or CUDA thread) computes it.
 #pragma once
+#include "bf16.h"
 #include "scalar_math.h"
 
 #include "hd.h"
 
 namespace grwarm {
 
-// y = (x - mean) * rstd * g + b. Writes mean and rstd for the backward pass.
-template <class T>
-GW_HD void layernorm_row_fwd(T* y, T* mean_out, T* rstd_out, const T* x, const T* g, const T* b,
+// y = (x - mean) * rstd * g + b. Writes mean and rstd for the backward pass. Y is T, or
+// uint16_t for a bf16 output (bf16.h: store_out), the GEMM input of bf16 mixed precision.
+template <class T, class Y>
+GW_HD void layernorm_row_fwd(Y* y, T* mean_out, T* rstd_out, const T* x, const T* g, const T* b,
                              int n, T eps) {
   T s = 0;
   for (int i = 0; i < n; ++i) s += x[i];
@@ -21,7 +23,7 @@ GW_HD void layernorm_row_fwd(T* y, T* mean_out, T* rstd_out, const T* x, const T
     v += d * d;
   }
   T rstd = T(1) / gw_sqrt(v / T(n) + eps);
-  for (int i = 0; i < n; ++i) y[i] = (x[i] - mean) * rstd * g[i] + b[i];
+  for (int i = 0; i < n; ++i) store_out(y + i, (x[i] - mean) * rstd * g[i] + b[i]);
   *mean_out = mean;
   *rstd_out = rstd;
 }

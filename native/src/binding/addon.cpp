@@ -8,6 +8,8 @@
 #include "args.h"
 #include "core/registry.h"
 #include "cpu/gemm.h"
+#include "cpu/blas.h"
+#include "cpu/onednn.h"
 #include "cpu/parallel.h"
 #include "distributed.h"
 #include "model_wrap.h"
@@ -37,6 +39,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     b.Set("detail", st.detail);
     b.Set("origin", st.origin);
     b.Set("float64", st.float64);
+    b.Set("bf16", st.bf16);
     list.Set(uint32_t(i), b);
     if (st.name != "cpu" && st.available && chosen == "cpu") chosen = st.name;
     if (st.name == "cuda") {
@@ -46,9 +49,14 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   }
   o.Set("backend", chosen);
   o.Set("backends", list);
-  o.Set("gemm", cpu::gemm_impl() == cpu::GemmImpl::Blas ? "blas" : "builtin");
+  o.Set("gemm", cpu::gemm_word());
   o.Set("blas", cpu::blas_name());
   o.Set("blasAvailable", cpu::blas_available());
+  o.Set("openblas", cpu::blas_load_report());
+  o.Set("onednn", cpu::onednn_load_report());
+  o.Set("onednnAvailable", cpu::onednn_loaded());
+  o.Set("bf16Gemm", cpu::bf16_gemm_name());
+  o.Set("bf16Native", !cpu::onednn_impl(cpu::GemmInput::BF16).empty());
   o.Set("threads", cpu::num_threads());
   o.Set("hardwareThreads", cpu::hardware_threads());
   o.Set("simd", cpu::simd_level());
@@ -67,20 +75,32 @@ Napi::Value set_threads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), cpu::num_threads());
 }
 
+// setGemm('onednn' | 'openblas' | 'builtin'): the float32 GEMM of every model ('blas' is an
+// old name of 'openblas').
 Napi::Value set_gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string s = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  if (s == "blas")
-    try {
-      cpu::set_gemm_impl(cpu::GemmImpl::Blas);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+  cpu::GemmImpl impl;
+  if (s == "blas" || s == "openblas")
+    impl = cpu::GemmImpl::Blas;
+  else if (s == "onednn")
+    impl = cpu::GemmImpl::OneDnn;
   else if (s == "builtin")
-    cpu::set_gemm_impl(cpu::GemmImpl::Builtin);
+    impl = cpu::GemmImpl::Builtin;
   else
-    range_error(env, "gemm: expected \"blas\" or \"builtin\", got " + describe(info[0]));
+    range_error(env, "gemm: expected \"onednn\", \"openblas\" or \"builtin\", got " + describe(info[0]));
+  try {
+    cpu::set_gemm_impl(impl);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
   return env.Undefined();
+}
+
+// gemmClockMs() -> milliseconds spent inside GEMM calls (oneDNN, OpenBLAS, built-in kernel)
+// since the addon loaded, over all models: benchmarks take the difference around a step.
+Napi::Value gemm_clock_ms(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(cpu::gemm_library_ns()) / 1e6);
 }
 
 // sgemmBench(n, iters) -> GFLOP/s of an n x n x n float32 GEMM through the GEMM the models
@@ -114,6 +134,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
   exports.Set("setThreads", Napi::Function::New(env, set_threads));
   exports.Set("setGemm", Napi::Function::New(env, set_gemm));
+  exports.Set("gemmClockMs", Napi::Function::New(env, gemm_clock_ms));
   exports.Set("threadCensus", Napi::Function::New(env, thread_census));
   exports.Set("sgemmBench", Napi::Function::New(env, sgemm_bench));
   return exports;

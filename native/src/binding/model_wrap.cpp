@@ -95,7 +95,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                      });
 }
 
-// new NativeModel(config, { precision: 'float32' | 'float64', seed, device: 'auto' | 'cpu' | 'cuda' })
+// new NativeModel(config, { precision: 'float32' | 'float64' | 'bfloat16', seed, device: 'auto' | 'cpu' | 'cuda' })
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
@@ -112,8 +112,11 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
       std::string s = pv.IsString() ? pv.As<Napi::String>().Utf8Value() : "";
       if (s == "float64")
         prec = Precision::F64;
+      else if (s == "bfloat16" || s == "bf16")
+        prec = Precision::BF16;
       else if (s != "float32")
-        range_error(env, "options.precision: expected \"float32\" or \"float64\", got " + describe(pv));
+        range_error(env, "options.precision: expected \"float32\", \"float64\" or \"bfloat16\", got " +
+                             describe(pv));
     }
     Napi::Value sv = o.Get("seed");
     if (!sv.IsUndefined()) seed = seed_arg(sv, "options.seed");
@@ -203,7 +206,8 @@ FlatBuffer ModelWrap::buffer_arg(const Napi::CallbackInfo& info, size_t* slot, c
   range_error(env, std::string(what) + ": expected \"params\", \"grads\" or \"optimizer\", got " + describe(info[0]));
 }
 
-// A typed array of the model's precision and exactly layout().total elements.
+// A typed array of the model's master precision (Float32Array for float32 and bfloat16) and
+// exactly layout().total elements.
 void ModelWrap::check_array(Napi::Env env, const Napi::Value& v, const char* what, void** data) {
   const bool f64 = model_->precision() == Precision::F64;
   const napi_typedarray_type want = f64 ? napi_float64_array : napi_float32_array;

@@ -4,6 +4,7 @@
 // single block; growing the batch re-plans once. The hot path never allocates.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "backend.h"
@@ -18,14 +19,17 @@ class Arena {
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
 
-  // Registers `*slot` to receive a buffer of n elements at commit().
-  void plan(T** slot, size_t n) { reqs_.push_back({slot, n}); }
+  // Registers `*slot` to receive a buffer of n elements of U (T, or bf16 bits) at commit().
+  template <class U>
+  void plan(U** slot, size_t n) {
+    reqs_.push_back({[slot](char* p) { *slot = reinterpret_cast<U*>(p); }, n * sizeof(U)});
+  }
 
   // Bytes the planned buffers will take.
   size_t planned_bytes() const {
     size_t total = 0;
-    for (auto& r : reqs_) total += round_up(r.n);
-    return total * sizeof(T);
+    for (auto& r : reqs_) total += round_up(r.bytes);
+    return total;
   }
 
   // All or nothing: the new block is allocated before the old one is released, so when the
@@ -34,13 +38,13 @@ class Arena {
     const size_t bytes = planned_bytes();
     std::vector<Req> reqs;
     reqs.swap(reqs_);  // a failed commit leaves no stale plan behind
-    T* fresh = static_cast<T*>(be_->alloc_bytes(bytes));
+    char* fresh = static_cast<char*>(be_->alloc_bytes(bytes));
     release();
     block_ = fresh;
     size_t off = 0;
     for (auto& r : reqs) {
-      *r.slot = block_ + off;
-      off += round_up(r.n);
+      r.set(block_ + off);
+      off += round_up(r.bytes);
     }
   }
 
@@ -52,14 +56,14 @@ class Arena {
   }
 
  private:
-  static size_t round_up(size_t n) { return (n + 15) / 16 * 16; }  // 64-byte aligned slices
+  static size_t round_up(size_t bytes) { return (bytes + 63) / 64 * 64; }  // 64-byte aligned slices
   struct Req {
-    T** slot;
-    size_t n;
+    std::function<void(char*)> set;
+    size_t bytes;
   };
   Backend<T>* be_;
   std::vector<Req> reqs_;
-  T* block_ = nullptr;
+  char* block_ = nullptr;
 };
 
 }  // namespace grwarm

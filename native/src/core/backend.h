@@ -18,6 +18,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "grwarm/activations.h"
@@ -66,6 +67,52 @@ class Backend {
   // C[M,N] = alpha * op(A) * op(B) + beta * C
   virtual void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
                     const T* B, int ldb, T beta, T* C, int ldc) = 0;
+  // ---- bf16 mixed precision (include/grwarm/bf16.h) --------------------------------------
+  // A backend that has it (CPU float32) rounds GEMM inputs to bf16 and multiplies them with
+  // float32 accumulation and output; the model keeps everything else in T. The defaults
+  // refuse, naming the backend.
+  virtual bool has_bf16() const { return false; }
+  // dst[i] = bf16_round(src[i])
+  virtual void round_bf16(uint16_t* dst, const T* src, size_t n) { no_bf16(); }
+  // C[M,N] = op(A) op(B) + beta * C with A, B bf16 (alpha = 1).
+  virtual void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                         const uint16_t* B, int ldb, T beta, T* C, int ldc) {
+    no_bf16();
+  }
+  // y[rows, out] = x W^T + b, W [out, in]: a linear layer's forward GEMM with its bias. A
+  // backend may fuse the bias into the GEMM; the default broadcasts it, then GEMMs with beta 1.
+  virtual void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) {
+    broadcast_rows(y, b, rows, out);
+    gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, W, in, T(1), y, out);
+  }
+  // The same with bf16 x and W.
+  virtual void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int rows,
+                               int out, int in) {
+    broadcast_rows(y, b, rows, out);
+    gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x, in, W, in, T(1), y, out);
+  }
+  // bf16-mode producers: the op of the same name with its output written as bf16 only (it is
+  // a GEMM input nothing else reads), saving a float32 write and a rounding pass.
+  virtual void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
+                                  const T* b, int rows, int cols, T eps) {
+    no_bf16();
+  }
+  virtual void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
+                             const DropoutSpec& drop) {
+    no_bf16();
+  }
+  // out[c] = sum_r X[r, c] (like col_sum, summed in another fixed order) and Xb = bf16(X), in
+  // one pass over X.
+  virtual void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) {
+    no_bf16();
+  }
+  // gelu_bwd fused with the bias gradient and the rounding of the next GEMMs' input:
+  // dh = gelu'(h) * dropout(dout) over [rows, cols], then db = colsum(dh), dh_b = bf16(dh);
+  // dh itself is never stored.
+  virtual void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
+                             int cols, GeluKind kind, const DropoutSpec& drop) {
+    no_bf16();
+  }
   // Y[r, :] = b for every row (bias broadcast before a beta = 1 GEMM).
   virtual void broadcast_rows(T* Y, const T* b, int rows, int cols) = 0;
   // out[c] (+)= sum_r X[r, c]
@@ -134,6 +181,12 @@ class Backend {
   // When *g_sq is not finite nothing is written (the step is skipped, see optim.h).
   virtual void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
                             const OptimStep& step, bool decay, const double* g_sq) = 0;
+
+ private:
+  [[noreturn]] void no_bf16() const {
+    throw std::invalid_argument("precision bfloat16 is not supported by the " + name() +
+                                " backend (float32 master weights with bf16 GEMMs need it)");
+  }
 };
 
 }  // namespace grwarm

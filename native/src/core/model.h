@@ -13,7 +13,9 @@ namespace grwarm {
 
 class Communicator;  // communicator.h
 
-enum class Precision { F32, F64 };
+// BF16: float32 master weights, gradients, optimizer state and reductions; GEMM inputs
+// rounded to bf16 with float32 accumulation (Vit<float> in bf16 mode).
+enum class Precision { F32, F64, BF16 };
 
 struct PassResult {
   double loss = 0;   // mean loss over the batch

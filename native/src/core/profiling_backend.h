@@ -51,6 +51,35 @@ class ProfilingBackend final : public Backend<T> {
             int ldb, T beta, T* C, int ldc) override {
     GW_TIMED("gemm", in_->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
   }
+  bool has_bf16() const override { return in_->has_bf16(); }
+  void round_bf16(uint16_t* d, const T* s, size_t n) override {
+    GW_TIMED("round_bf16", in_->round_bf16(d, s, n));
+  }
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override {
+    GW_TIMED("gemm_bf16", in_->gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc));
+  }
+  void linear_fwd(T* y, const T* x, const T* W, const T* b, int r, int o, int i) override {
+    GW_TIMED("linear_fwd", in_->linear_fwd(y, x, W, b, r, o, i));
+  }
+  void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int r, int o,
+                       int i) override {
+    GW_TIMED("linear_fwd_bf16", in_->linear_fwd_bf16(y, x, W, b, r, o, i));
+  }
+  void layernorm_fwd_bf16(uint16_t* y, T* m, T* rs, const T* x, const T* g, const T* b, int r,
+                          int c, T eps) override {
+    GW_TIMED("layernorm_fwd_bf16", in_->layernorm_fwd_bf16(y, m, rs, x, g, b, r, c, eps));
+  }
+  void gelu_fwd_bf16(uint16_t* o, const T* h, size_t n, GeluKind k, const DropoutSpec& d) override {
+    GW_TIMED("gelu_fwd_bf16", in_->gelu_fwd_bf16(o, h, n, k, d));
+  }
+  void col_sum_round_bf16(T* o, uint16_t* xb, const T* x, int r, int c) override {
+    GW_TIMED("col_sum_round_bf16", in_->col_sum_round_bf16(o, xb, x, r, c));
+  }
+  void gelu_bwd_bf16(T* db, uint16_t* dhb, const T* dout, const T* h, int r, int c, GeluKind k,
+                     const DropoutSpec& d) override {
+    GW_TIMED("gelu_bwd_bf16", in_->gelu_bwd_bf16(db, dhb, dout, h, r, c, k, d));
+  }
   void broadcast_rows(T* Y, const T* b, int r, int c) override {
     GW_TIMED("broadcast_rows", in_->broadcast_rows(Y, b, r, c));
   }

@@ -70,9 +70,11 @@ std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& 
   register_builtin_backends();
   BackendProvider* chosen = nullptr;
   if (device == "auto") {
-    // The first available accelerator, else the CPU. float64 goes where it is supported.
+    // The first available accelerator, else the CPU. float64 and bfloat16 go where they are
+    // supported.
     for (const BackendStatus& st : backend_statuses())
-      if (st.name != "cpu" && st.available && (precision != Precision::F64 || st.float64)) {
+      if (st.name != "cpu" && st.available && (precision != Precision::F64 || st.float64) &&
+          (precision != Precision::BF16 || st.bf16)) {
         chosen = find_backend(st.name);
         break;
       }
@@ -92,7 +94,11 @@ std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& 
                                   "\" (float32 only); use the cpu device for float64");
     return std::make_unique<Vit<double>>(cfg, maybe_profiled(chosen->make_f64()), seed);
   }
-  return std::make_unique<Vit<float>>(cfg, maybe_profiled(chosen->make_f32()), seed);
+  if (precision == Precision::BF16 && !st.bf16)
+    throw std::invalid_argument("precision bfloat16 is not supported on device \"" + st.name +
+                                "\" yet; use the cpu device for bfloat16");
+  return std::make_unique<Vit<float>>(cfg, maybe_profiled(chosen->make_f32()), seed,
+                                      precision == Precision::BF16);
 }
 
 }  // namespace grwarm

@@ -22,6 +22,7 @@ struct BackendStatus {
   std::string detail;       // what it runs on, when available (describe())
   std::string origin;       // "built in", or the plugin file it came from
   bool float64 = false;     // supports Precision::F64
+  bool bf16 = false;        // supports Precision::BF16 (bf16 GEMMs, float32 master)
 };
 
 class BackendProvider {

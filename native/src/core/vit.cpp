@@ -1,5 +1,6 @@
 #include "vit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,16 +18,22 @@ uint32_t site(int layer, uint32_t kind) { return uint32_t(layer) * 8u + kind; }
 }  // namespace
 
 template <class T>
-Vit<T>::Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t seed)
-    : cfg_(cfg), be_(std::move(backend)), acts_arena_(be_.get()) {
+Vit<T>::Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t seed, bool bf16)
+    : cfg_(cfg), be_(std::move(backend)), acts_arena_(be_.get()), bf16_(bf16) {
   cfg_.validate();
+  if (bf16_ && (sizeof(T) != sizeof(float) || !be_->has_bf16()))
+    throw std::invalid_argument("precision bfloat16 is not supported on device \"" + be_->name() +
+                                "\"" + (sizeof(T) == sizeof(float) ? " yet" : "") +
+                                " (it needs float32 master weights and the backend's bf16 GEMM)");
   layout_ = ParamLayout::build(cfg_);
   try {
     params_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
     grads_ = static_cast<T*>(be_->alloc_bytes(layout_.total * sizeof(T)));
     scalars_ = static_cast<double*>(be_->alloc_bytes(kNumScalars * sizeof(double)));
+    if (bf16_) params_b_ = static_cast<uint16_t*>(be_->alloc_bytes(layout_.total * sizeof(uint16_t)));
   } catch (...) {
-    for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_)})
+    for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_),
+                    static_cast<void*>(scalars_)})
       if (p) be_->free_bytes(p);
     throw;
   }
@@ -43,7 +50,8 @@ Vit<T>::~Vit() {
                   static_cast<void*>(correct_), static_cast<void*>(g1_),
                   static_cast<void*>(saved_), static_cast<void*>(slots_[0]),
                   static_cast<void*>(slots_[1]), static_cast<void*>(slots_[2]),
-                  static_cast<void*>(scalars_), static_cast<void*>(acc_)})
+                  static_cast<void*>(scalars_), static_cast<void*>(acc_),
+                  static_cast<void*>(params_b_)})
     if (p) be_->free_bytes(p);
 }
 
@@ -104,6 +112,17 @@ void Vit<T>::plan_buffers(Arena<T>& a, std::vector<LayerActs>& layers, int B) {
     a.plan(&L.rstd2, BT);
     a.plan(&L.fc1, BT * M);
     a.plan(&L.gelu, BT * M);
+    if (bf16_) {
+      a.plan(&L.ln1_b, BT * D);
+      a.plan(&L.att_b, BT * D);
+      a.plan(&L.ln2_b, BT * D);
+      a.plan(&L.gelu_b, BT * M);
+    }
+  }
+  if (bf16_) {
+    a.plan(&patches_b_, size_t(B) * P * K);
+    a.plan(&cls_ln_b_, size_t(B) * D);
+    a.plan(&dy_b_, std::max({BT * 3 * D, BT * M, size_t(B) * P * D, size_t(B) * C}));
   }
   a.plan(&patches_, size_t(B) * P * K);
   a.plan(&patch_tok_, size_t(B) * P * D);
@@ -209,21 +228,41 @@ DropoutSpec Vit<T>::drop(uint64_t seed, uint32_t s, bool train) const {
   return d;
 }
 
-// y[rows, out] = x[rows, in] W[out, in]^T + b
+// y[rows, out] = x[rows, in] W[out, in]^T + b. bf16 mode: x (when not null) is rounded into
+// x_b first; a null x means the producer already wrote x_b.
 template <class T>
-void Vit<T>::linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out, int in) {
-  be_->broadcast_rows(y, params_ + b, rows, out);
-  be_->gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, params_ + w, in, T(1), y, out);
+void Vit<T>::linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int rows, int out,
+                        int in) {
+  if (bf16_) {
+    if (x) be_->round_bf16(x_b, x, size_t(rows) * in);
+    be_->linear_fwd_bf16(y, x_b, params_b_ + w, params_ + b, rows, out, in);
+    return;
+  }
+  be_->linear_fwd(y, x, params_ + w, params_ + b, rows, out, in);
 }
 
 // dW = dy^T x, db = colsum(dy), and (if dx) dx = dy W. Gradients are written, not added:
-// each parameter is used exactly once per forward pass.
+// each parameter is used exactly once per forward pass. The bias gradient sums dy in T
+// (in bf16 mode in the same pass that rounds dy).
 template <class T>
-void Vit<T>::linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out,
-                        int in) {
+void Vit<T>::linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,
+                        int rows, int out, int in) {
+  if (bf16_) {
+    be_->col_sum_round_bf16(gout_ + b, dy_b_, dy, rows, out);
+    linear_bwd_rounded(dx, x_b, w, rows, out, in);
+    return;
+  }
   be_->gemm(Trans::Yes, Trans::No, out, in, rows, T(1), dy, out, x, in, T(0), gout_ + w, in);
   be_->col_sum(gout_ + b, dy, rows, out, false);
   if (dx) be_->gemm(Trans::No, Trans::No, rows, in, out, T(1), dy, out, params_ + w, in, T(0), dx, in);
+}
+
+// bf16 mode: the GEMMs of linear_bwd once dy_b_ holds bf16(dy) (and the bias gradient is done).
+template <class T>
+void Vit<T>::linear_bwd_rounded(T* dx, const uint16_t* x_b, size_t w, int rows, int out, int in) {
+  be_->gemm_bf16(Trans::Yes, Trans::No, out, in, rows, dy_b_, out, x_b, in, T(0), gout_ + w, in);
+  if (dx)
+    be_->gemm_bf16(Trans::No, Trans::No, rows, in, out, dy_b_, out, params_b_ + w, in, T(0), dx, in);
 }
 
 template <class T>
@@ -233,8 +272,9 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
   const int BT = B * Tn;
   const T eps = T(cfg_.ln_eps);
   be_->upload(images_, images, size_t(B) * cfg_.image_numel() * sizeof(float));
+  if (bf16_) be_->round_bf16(params_b_, params_, layout_.total);  // the master may have changed
   be_->patchify(patches_, images_, B, cfg_.channels, cfg_.image_size, cfg_.patch);
-  linear_fwd(patch_tok_, patches_, layout_.patch_w, layout_.patch_b, B * P, D, K);
+  linear_fwd(patch_tok_, patches_, patches_b_, layout_.patch_w, layout_.patch_b, B * P, D, K);
   T* x = cfg_.depth > 0 ? layers_[0].x_in : x_out_;
   be_->embed_fwd(x, patch_tok_, params_ + layout_.cls, params_ + layout_.pos, B, P, D,
                  drop(seed, kSiteEmbed, train));
@@ -243,19 +283,32 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
     LayerActs& A = layers_[l];
     const BlockOffsets& o = layout_.blocks[l];
     T* x_next = l + 1 < cfg_.depth ? layers_[l + 1].x_in : x_out_;
-    be_->layernorm_fwd(A.ln1, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w, params_ + o.ln1_b, BT,
-                       D, eps);
-    linear_fwd(A.qkv, A.ln1, o.qkv_w, o.qkv_b, BT, 3 * D, D);
+    // bf16 mode: the LayerNorm and GELU outputs only feed GEMMs, so they are written as bf16.
+    if (bf16_)
+      be_->layernorm_fwd_bf16(A.ln1_b, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w,
+                              params_ + o.ln1_b, BT, D, eps);
+    else
+      be_->layernorm_fwd(A.ln1, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w, params_ + o.ln1_b,
+                         BT, D, eps);
+    linear_fwd(A.qkv, bf16_ ? nullptr : A.ln1, A.ln1_b, o.qkv_w, o.qkv_b, BT, 3 * D, D);
     be_->attention_fwd(A.att, A.probs, A.qkv, shape, drop(seed, site(l, kSiteAttnProbs), train));
-    linear_fwd(tmp_, A.att, o.proj_w, o.proj_b, BT, D, D);
+    linear_fwd(tmp_, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
     be_->residual_fwd(A.x_mid, A.x_in, tmp_, size_t(BT) * D,
                       drop(seed, site(l, kSiteAttnProj), train));
-    be_->layernorm_fwd(A.ln2, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w, params_ + o.ln2_b, BT,
-                       D, eps);
-    linear_fwd(A.fc1, A.ln2, o.fc1_w, o.fc1_b, BT, M, D);
-    be_->gelu_fwd(A.gelu, A.fc1, size_t(BT) * M, cfg_.gelu,
-                  drop(seed, site(l, kSiteMlpHidden), train));
-    linear_fwd(tmp_, A.gelu, o.fc2_w, o.fc2_b, BT, D, M);
+    if (bf16_)
+      be_->layernorm_fwd_bf16(A.ln2_b, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w,
+                              params_ + o.ln2_b, BT, D, eps);
+    else
+      be_->layernorm_fwd(A.ln2, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w, params_ + o.ln2_b,
+                         BT, D, eps);
+    linear_fwd(A.fc1, bf16_ ? nullptr : A.ln2, A.ln2_b, o.fc1_w, o.fc1_b, BT, M, D);
+    if (bf16_)
+      be_->gelu_fwd_bf16(A.gelu_b, A.fc1, size_t(BT) * M, cfg_.gelu,
+                         drop(seed, site(l, kSiteMlpHidden), train));
+    else
+      be_->gelu_fwd(A.gelu, A.fc1, size_t(BT) * M, cfg_.gelu,
+                    drop(seed, site(l, kSiteMlpHidden), train));
+    linear_fwd(tmp_, bf16_ ? nullptr : A.gelu, A.gelu_b, o.fc2_w, o.fc2_b, BT, D, M);
     be_->residual_fwd(x_next, A.x_mid, tmp_, size_t(BT) * D,
                       drop(seed, site(l, kSiteMlpOut), train));
   }
@@ -264,7 +317,7 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
   be_->gather_cls(cls_in_, x_out_, B, Tn, D);
   be_->layernorm_fwd(cls_ln_, meanf_, rstdf_, cls_in_, params_ + layout_.norm_w,
                      params_ + layout_.norm_b, B, D, eps);
-  linear_fwd(logits_, cls_ln_, layout_.head_w, layout_.head_b, B, C, D);
+  linear_fwd(logits_, cls_ln_, cls_ln_b_, layout_.head_w, layout_.head_b, B, C, D);
 }
 
 template <class T>
@@ -296,7 +349,7 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
             M = cfg_.mlp_hidden, C = cfg_.num_classes;
   const int BT = B * Tn;
   // head and final norm (class-token rows only)
-  linear_bwd(dcls_ln_, dlogits_, cls_ln_, layout_.head_w, layout_.head_b, B, C, D);
+  linear_bwd(dcls_ln_, dlogits_, cls_ln_, cls_ln_b_, layout_.head_w, layout_.head_b, B, C, D);
   be_->layernorm_bwd(dcls_in_, gout_ + layout_.norm_w, gout_ + layout_.norm_b, dcls_ln_, cls_in_,
                      meanf_, rstdf_, params_ + layout_.norm_w, B, D, false);
   be_->scatter_cls(dx_, dcls_in_, B, Tn, D);
@@ -306,24 +359,31 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
     const BlockOffsets& o = layout_.blocks[l];
     // x_next = x_mid + dropout(fc2(gelu)):  dx holds d x_next
     be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteMlpOut), train));
-    linear_bwd(dhid_, dtmp_, A.gelu, o.fc2_w, o.fc2_b, BT, D, M);
-    be_->gelu_bwd(dhid_, dhid_, A.fc1, size_t(BT) * M, cfg_.gelu,
-                  drop(seed, site(l, kSiteMlpHidden), train));
-    linear_bwd(dln_, dhid_, A.ln2, o.fc1_w, o.fc1_b, BT, M, D);
+    linear_bwd(dhid_, dtmp_, A.gelu, A.gelu_b, o.fc2_w, o.fc2_b, BT, D, M);
+    if (bf16_) {
+      // dh is only a GEMM input and a bias-gradient sum: computed, summed and rounded in one pass.
+      be_->gelu_bwd_bf16(gout_ + o.fc1_b, dy_b_, dhid_, A.fc1, BT, M, cfg_.gelu,
+                         drop(seed, site(l, kSiteMlpHidden), train));
+      linear_bwd_rounded(dln_, A.ln2_b, o.fc1_w, BT, M, D);
+    } else {
+      be_->gelu_bwd(dhid_, dhid_, A.fc1, size_t(BT) * M, cfg_.gelu,
+                    drop(seed, site(l, kSiteMlpHidden), train));
+      linear_bwd(dln_, dhid_, A.ln2, A.ln2_b, o.fc1_w, o.fc1_b, BT, M, D);
+    }
     be_->layernorm_bwd(dx_, gout_ + o.ln2_w, gout_ + o.ln2_b, dln_, A.x_mid, A.mean2, A.rstd2,
                        params_ + o.ln2_w, BT, D, true);
     // x_mid = x_in + dropout(proj(att)):  dx now holds d x_mid
     be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteAttnProj), train));
-    linear_bwd(datt_, dtmp_, A.att, o.proj_w, o.proj_b, BT, D, D);
+    linear_bwd(datt_, dtmp_, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
     be_->attention_bwd(dqkv_, datt_, A.qkv, A.probs, shape,
                        drop(seed, site(l, kSiteAttnProbs), train));
-    linear_bwd(dln_, dqkv_, A.ln1, o.qkv_w, o.qkv_b, BT, 3 * D, D);
+    linear_bwd(dln_, dqkv_, A.ln1, A.ln1_b, o.qkv_w, o.qkv_b, BT, 3 * D, D);
     be_->layernorm_bwd(dx_, gout_ + o.ln1_w, gout_ + o.ln1_b, dln_, A.x_in, A.mean1, A.rstd1,
                        params_ + o.ln1_w, BT, D, true);
   }
   be_->embed_bwd(dpatch_, gout_ + layout_.cls, gout_ + layout_.pos, dx_, B, P, D,
                  drop(seed, kSiteEmbed, train));
-  linear_bwd(nullptr, dpatch_, patches_, layout_.patch_w, layout_.patch_b, B * P, D, K);
+  linear_bwd(nullptr, dpatch_, patches_, patches_b_, layout_.patch_w, layout_.patch_b, B * P, D, K);
 }
 
 template <class T>

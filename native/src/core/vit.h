@@ -13,12 +13,16 @@ namespace grwarm {
 template <class T>
 class Vit final : public Model {
  public:
-  Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t seed);
+  // bf16: mixed precision (Precision::BF16): GEMM inputs rounded to bf16, the rest in T
+  // (float32 only; the backend must have_bf16()).
+  Vit(const VitConfig& cfg, std::unique_ptr<Backend<T>> backend, uint64_t seed, bool bf16 = false);
   ~Vit() override;
 
   const VitConfig& config() const override { return cfg_; }
   const ParamLayout& layout() const override { return layout_; }
-  Precision precision() const override { return sizeof(T) == 8 ? Precision::F64 : Precision::F32; }
+  Precision precision() const override {
+    return bf16_ ? Precision::BF16 : sizeof(T) == 8 ? Precision::F64 : Precision::F32;
+  }
   std::string backend_name() const override { return be_->name(); }
   std::string backend_detail() const override { return be_->describe(); }
   void read_buffer(FlatBuffer which, size_t slot, void* host_dst) override;
@@ -48,6 +52,9 @@ class Vit final : public Model {
   // Activations of one layer, kept from the forward pass for the backward pass.
   struct LayerActs {
     T *x_in, *ln1, *mean1, *rstd1, *qkv, *probs, *att, *x_mid, *ln2, *mean2, *rstd2, *fc1, *gelu;
+    // bf16 mode: the GEMM inputs above rounded to bf16 in the forward pass, kept for the
+    // weight gradients of the backward pass (null otherwise).
+    uint16_t *ln1_b = nullptr, *att_b = nullptr, *ln2_b = nullptr, *gelu_b = nullptr;
   };
 
   // Per-step scalars kept in backend memory (scalars_[k]) and read back once per call.
@@ -95,8 +102,13 @@ class Vit final : public Model {
   PassResult pass_result(int stats, int B) const;
   void download_scalars();
   void backward(int B, uint64_t seed, bool train);
-  void linear_fwd(T* y, const T* x, size_t w, size_t b, int rows, int out, int in);
-  void linear_bwd(T* dx, const T* dy, const T* x, size_t w, size_t b, int rows, int out, int in);
+  // y = x W^T + b. In bf16 mode x is rounded into x_b first (kept for linear_bwd) and the
+  // GEMM multiplies x_b by the bf16 weights.
+  void linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int rows, int out, int in);
+  // dW = dy^T x, db = colsum dy, dx = dy W; in bf16 mode from x_b, bf16(dy) and bf16 weights.
+  void linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,
+                  int rows, int out, int in);
+  void linear_bwd_rounded(T* dx, const uint16_t* x_b, size_t w, int rows, int out, int in);
 
   VitConfig cfg_;
   ParamLayout layout_;
@@ -134,6 +146,13 @@ class Vit final : public Model {
       *dlogits_, *row_loss_;
   T *dx_, *dtmp_, *dln_, *dhid_, *dqkv_, *datt_, *dcls_ln_, *dcls_in_, *dpatch_;
   std::vector<T> host_scratch_;  // downloads of logits
+
+  // bf16 mode: the weights rounded to bf16, refreshed from params_ at the start of every
+  // forward pass (so after every optimizer update, perturbation and restore); bf16 copies of
+  // the patch and head GEMM inputs; the rounded output gradient of the current linear_bwd.
+  bool bf16_ = false;
+  uint16_t* params_b_ = nullptr;
+  uint16_t *patches_b_ = nullptr, *cls_ln_b_ = nullptr, *dy_b_ = nullptr;
 };
 
 }  // namespace grwarm

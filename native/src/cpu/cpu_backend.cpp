@@ -1,6 +1,8 @@
 // CPU implementations of the memory, embedding, normalisation, activation and head ops.
 // Compiled once per ISA variant (isa.h); isa_kernels() at the end is the variant's entry point.
 #include <algorithm>
+#include <chrono>
+#include <type_traits>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -21,6 +23,7 @@
 #include "gemm_kernel.h"
 #include "isa_kernels.h"
 #include "parallel.h"
+#include "grwarm/bf16.h"
 #include "grwarm/layernorm_row.h"
 #include "grwarm/softmax_xent_row.h"
 
@@ -65,13 +68,166 @@ void CpuBackend<T>::fill(T* dst, T v, size_t n) {
 
 // ---- dense helpers ----------------------------------------------------------------------------
 
+namespace {
+// Times a GEMM library call into the process-wide clock (parallel.h: gemm_library_ns).
+template <class F>
+void timed_gemm(F&& call) {
+  const auto t0 = std::chrono::steady_clock::now();
+  call();
+  add_gemm_library_ns(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now() - t0)
+                                   .count()));
+}
+}  // namespace
+
+template <class T>
+OneDnnMatmul* CpuBackend<T>::matmul() {
+  if (!matmul_tried_) {
+    matmul_tried_ = true;
+    matmul_ = make_onednn_matmul();
+  }
+  return matmul_.get();
+}
+
+template <class T>
+void CpuBackend<T>::gemm_f32_library(Trans ta, Trans tb, int M, int N, int K, float alpha,
+                                     const float* A, int lda, const float* B, int ldb,
+                                     float beta, float* C, int ldc) {
+  const GemmImpl impl = gemm_impl();
+  timed_gemm([&] {
+    if (impl == GemmImpl::OneDnn && matmul() &&
+        matmul()->run(GemmInput::F32, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+      return;
+    if (impl != GemmImpl::Builtin && blas_loaded())
+      blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else
+      gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  });
+}
+
 template <class T>
 void CpuBackend<T>::gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
                          const T* B, int ldb, T beta, T* C, int ldc) {
-  if (gemm_impl() == GemmImpl::Blas)
-    blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  else
-    gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if constexpr (std::is_same_v<T, float>) {
+    gemm_f32_library(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else {  // float64: OpenBLAS unless the built-in kernel is selected (oneDNN has no f64)
+    timed_gemm([&] {
+      if (gemm_impl() != GemmImpl::Builtin && blas_loaded())
+        blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      else
+        gemm_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    });
+  }
+}
+
+template <class T>
+void CpuBackend<T>::round_bf16(uint16_t* dst, const T* src, size_t n) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::round_bf16(dst, src, n);  // refuses
+  } else {
+    const long long nn = (long long)n;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < nn; ++i) dst[i] = bf16_round(src[i]);
+  }
+}
+
+// bf16 GEMM: oneDNN's bf16 matmul (AMX / AVX512-BF16) when it has one for this CPU, else an
+// emulation with the same numbers up to summation order: bf16 values are float32 values, so
+// widening the inputs and running the float32 GEMM multiplies exactly the rounded inputs
+// with float32 accumulation.
+template <class T>
+void CpuBackend<T>::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A,
+                              int lda, const uint16_t* B, int ldb, T beta, T* C, int ldc) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);  // refuses
+  } else {
+    bool done = false;
+    if (matmul())
+      timed_gemm([&] {
+        done = matmul()->run(GemmInput::BF16, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+      });
+    if (done) return;
+    // Stored extents: op(A) is M x K, stored M x lda (No) or K x lda (Yes); likewise B.
+    const size_t na = size_t(ta == Trans::No ? M : K) * lda;
+    const size_t nb = size_t(tb == Trans::No ? K : N) * ldb;
+    if (widened_.size() < na + nb) widened_.resize(na + nb);
+    float* wa = widened_.data();
+    float* wb = wa + na;
+    const long long ia = (long long)na, ib = (long long)nb;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < ia; ++i) wa[i] = bf16_widen(A[i]);
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < ib; ++i) wb[i] = bf16_widen(B[i]);
+    timed_gemm([&] {
+      if (blas_loaded() && gemm_impl() != GemmImpl::Builtin)
+        blas_gemm(ta, tb, M, N, K, 1.0f, wa, lda, wb, ldb, beta, C, ldc);
+      else
+        gemm_builtin(ta, tb, M, N, K, 1.0f, wa, lda, wb, ldb, beta, C, ldc);
+    });
+  }
+}
+
+// The bias rides in oneDNN's matmul (no broadcast pass over y) when oneDNN runs this GEMM.
+template <class T>
+void CpuBackend<T>::linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out,
+                               int in) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (gemm_impl() == GemmImpl::OneDnn && matmul()) {
+      bool done = false;
+      timed_gemm([&] {
+        done = matmul()->run(GemmInput::F32, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in, W,
+                             in, 0.0f, y, out, b);
+      });
+      if (done) return;
+    }
+  }
+  Backend<T>::linear_fwd(y, x, W, b, rows, out, in);
+}
+
+template <class T>
+void CpuBackend<T>::linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b,
+                                    int rows, int out, int in) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (matmul()) {
+      bool done = false;
+      timed_gemm([&] {
+        done = matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
+                             W, in, 0.0f, y, out, b);
+      });
+      if (done) return;
+    }
+  }
+  Backend<T>::linear_fwd_bf16(y, x, W, b, rows, out, in);
+}
+
+template <class T>
+void CpuBackend<T>::layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
+                                       const T* b, int rows, int cols, T eps) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::layernorm_fwd_bf16(y, mean, rstd, x, g, b, rows, cols, eps);  // refuses
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; ++r)
+      layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b,
+                        cols, eps);
+  }
+}
+
+template <class T>
+void CpuBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols);  // refuses
+  } else {
+    col_sum_row_blocked(out, colsum_scratch_, rows, cols, [=](int r, float* acc) {
+      const float* x = X + size_t(r) * cols;
+      uint16_t* xb = Xb + size_t(r) * cols;
+#pragma omp simd
+      for (int c = 0; c < cols; ++c) {
+        acc[c] += x[c];
+        xb[c] = bf16_round(x[c]);
+      }
+    });
+  }
 }
 
 template <class T>
@@ -220,6 +376,61 @@ void CpuBackend<T>::gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const 
     masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_tanh(h[i]) * m; });
   else
     masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_erf(h[i]) * m; });
+}
+
+template <class T>
+void CpuBackend<T>::gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
+                                  const DropoutSpec& drop) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::gelu_fwd_bf16(out, h, n, kind, drop);  // refuses
+  } else if (kind == GeluKind::Tanh) {
+    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_tanh(h[i]) * m); });
+  } else {
+    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_erf(h[i]) * m); });
+  }
+}
+
+namespace {
+// gelu_bwd_bf16 for one (GELU kind, dropout on/off): no branch inside the vectorised loop, and
+// the loop's invariants in locals (a float captured in a closure could alias acc[]).
+template <bool kTanh, bool kDrop>
+void gelu_bwd_bf16_pass(float* db, std::vector<float>& scratch, uint16_t* dh_b, const float* dout,
+                        const float* h, int rows, int cols, const DropoutSpec& drop) {
+  col_sum_row_blocked(db, scratch, rows, cols, [=](int r, float* acc) {
+    const DropoutSpec d = drop;
+    const float keep = float(d.keep_scale);
+    const long long base = (long long)r * cols;
+    const float* dr = dout + base;
+    const float* hr = h + base;
+    uint16_t* out = dh_b + base;
+#pragma omp simd
+    for (long long c = 0; c < cols; ++c) {
+      float m = 1.0f;
+      if constexpr (kDrop) m = dropout_keep(d, uint64_t(base + c)) ? keep : 0.0f;
+      const float g = kTanh ? gelu_tanh_grad(hr[c]) : gelu_erf_grad(hr[c]);
+      const float v = dr[c] * m * g;
+      acc[c] += v;
+      out[c] = bf16_round(v);
+    }
+  });
+}
+}  // namespace
+
+template <class T>
+void CpuBackend<T>::gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
+                                  int cols, GeluKind kind, const DropoutSpec& drop) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::gelu_bwd_bf16(db, dh_b, dout, h, rows, cols, kind, drop);  // refuses
+  } else {
+    auto& sc = colsum_scratch_;
+    if (kind == GeluKind::Tanh) {
+      if (drop.active()) gelu_bwd_bf16_pass<true, true>(db, sc, dh_b, dout, h, rows, cols, drop);
+      else gelu_bwd_bf16_pass<true, false>(db, sc, dh_b, dout, h, rows, cols, drop);
+    } else {
+      if (drop.active()) gelu_bwd_bf16_pass<false, true>(db, sc, dh_b, dout, h, rows, cols, drop);
+      else gelu_bwd_bf16_pass<false, false>(db, sc, dh_b, dout, h, rows, cols, drop);
+    }
+  }
 }
 
 template <class T>

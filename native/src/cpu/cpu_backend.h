@@ -2,8 +2,12 @@
 #pragma once
 #include "isa.h"  // GRWARM_ISA_NS: this file is compiled once per ISA variant
 #include <chrono>
+#include <memory>
+#include <type_traits>
+#include <vector>
 
 #include "../core/backend.h"
+#include "onednn.h"
 
 namespace grwarm::cpu::GRWARM_ISA_NS {
 
@@ -28,6 +32,20 @@ class CpuBackend final : public Backend<T> {
 
   void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
             int ldb, T beta, T* C, int ldc) override;
+  bool has_bf16() const override { return std::is_same_v<T, float>; }
+  void round_bf16(uint16_t* dst, const T* src, size_t n) override;
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override;
+  void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) override;
+  void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int rows, int out,
+                       int in) override;
+  void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
+                          int rows, int cols, T eps) override;
+  void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
+                     const DropoutSpec& drop) override;
+  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) override;
+  void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows, int cols,
+                     GeluKind kind, const DropoutSpec& drop) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
   void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
 
@@ -68,7 +86,17 @@ class CpuBackend final : public Backend<T> {
                     bool decay, const double* g_sq) override;
 
  private:
+  // The float32 GEMM of the library gemm_impl() names, falling back to OpenBLAS / the
+  // built-in kernel when oneDNN has no implementation for a case.
+  void gemm_f32_library(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
+                        int lda, const float* B, int ldb, float beta, float* C, int ldc);
+  OneDnnMatmul* matmul();  // this model's primitive cache (created on first use), or nullptr
+
   std::chrono::steady_clock::time_point marks_[Backend<T>::kTimingMarks];
+  std::unique_ptr<OneDnnMatmul> matmul_;
+  bool matmul_tried_ = false;
+  std::vector<float> widened_;  // bf16 emulation: A and B widened to float32
+  std::vector<T> colsum_scratch_;  // partial column sums of col_sum_row_blocked
 };
 
 }  // namespace grwarm::cpu::GRWARM_ISA_NS

@@ -16,6 +16,7 @@ class CpuProvider final : public BackendProvider {
     BackendStatus s;
     s.name = "cpu";
     s.float64 = true;
+    s.bf16 = true;
     s.origin = "built in";
     try {
       s.detail = make_cpu_backend_f32()->describe();

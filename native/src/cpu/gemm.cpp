@@ -1,8 +1,14 @@
-// Row-major GEMM entry points outside the backend (sgemmBench, tests): OpenBLAS when loaded
-// and selected, else the built-in kernel of the dispatched ISA variant.
+// Row-major GEMM entry points outside the backend (sgemmBench, tests): the float32 GEMM
+// library gemm_impl() selects (oneDNN, OpenBLAS), else the built-in kernel of the dispatched
+// ISA variant.
 #include "gemm.h"
 
+#include <memory>
+#include <mutex>
+#include <type_traits>
+
 #include "blas.h"
+#include "onednn.h"
 #include "dispatch.h"
 #include "parallel.h"
 
@@ -22,7 +28,17 @@ void gemm_builtin(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, 
 template <class T>
 void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
           int ldb, T beta, T* C, int ldc) {
-  if (gemm_impl() == GemmImpl::Blas) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (gemm_impl() == GemmImpl::OneDnn) {
+      // One primitive cache for these out-of-model calls, used by one thread at a time.
+      static std::mutex mu;
+      static std::unique_ptr<OneDnnMatmul> mm = make_onednn_matmul();
+      std::lock_guard<std::mutex> lock(mu);
+      if (mm && mm->run(GemmInput::F32, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
+        return;
+    }
+  }
+  if (gemm_impl() != GemmImpl::Builtin && blas_loaded()) {
     blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }

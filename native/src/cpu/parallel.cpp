@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <bitset>
+#include <cstdlib>
+#include <string>
 #include <stdexcept>
 #include <thread>
 
@@ -10,6 +12,7 @@
 #endif
 
 #include "blas.h"
+#include "onednn.h"
 #include "dispatch.h"
 
 namespace grwarm::cpu {
@@ -58,11 +61,51 @@ int take_thread_census() {
 
 bool blas_available() { return blas_loaded(); }
 
+namespace {
+const char* impl_word(GemmImpl g) {
+  switch (g) {
+    case GemmImpl::Blas: return "openblas";
+    case GemmImpl::OneDnn: return "onednn";
+    case GemmImpl::Builtin: break;
+  }
+  return "builtin";
+}
+bool impl_loaded(GemmImpl g) {
+  if (g == GemmImpl::Blas) return blas_loaded();
+  if (g == GemmImpl::OneDnn) return onednn_loaded();
+  return true;
+}
+// Why the float32 GEMM is what it is, when GRWARM_GEMM asked for something unavailable.
+std::string g_gemm_note;
+}  // namespace
+
+// The float32 default, chosen by measurement (README "Mixed precision"): oneDNN's matmul is
+// at least as fast as OpenBLAS at every ViT shape measured, so it comes first; GRWARM_GEMM
+// (onednn|openblas|builtin) overrides, and setGemm() changes it at run time.
 GemmImpl gemm_impl() {
   int g = g_gemm.load();
   if (g < 0) {
-    int want = int(blas_loaded() ? GemmImpl::Blas : GemmImpl::Builtin);
-    g_gemm.compare_exchange_strong(g, want);  // a concurrent set_gemm_impl wins
+    GemmImpl want = onednn_loaded() ? GemmImpl::OneDnn
+                    : blas_loaded() ? GemmImpl::Blas
+                                    : GemmImpl::Builtin;
+    const char* env = std::getenv("GRWARM_GEMM");
+    if (env && *env) {
+      const std::string v = env;
+      GemmImpl asked = GemmImpl::Builtin;
+      bool known = true;
+      if (v == "onednn") asked = GemmImpl::OneDnn;
+      else if (v == "openblas" || v == "blas") asked = GemmImpl::Blas;
+      else if (v != "builtin") known = false;
+      if (!known)
+        g_gemm_note = "GRWARM_GEMM=" + v + " ignored: expected onednn, openblas or builtin";
+      else if (!impl_loaded(asked))
+        g_gemm_note = "GRWARM_GEMM=" + v + " ignored: " +
+                      (asked == GemmImpl::Blas ? blas_load_report() : onednn_load_report());
+      else
+        want = asked, g_gemm_note = "GRWARM_GEMM=" + v;
+    }
+    int expected = -1;
+    g_gemm.compare_exchange_strong(expected, int(want));  // a concurrent set_gemm_impl wins
     g = g_gemm.load();
   }
   return GemmImpl(g);
@@ -70,16 +113,42 @@ GemmImpl gemm_impl() {
 
 void set_gemm_impl(GemmImpl impl) {
   if (impl == GemmImpl::Blas && !blas_available())
-    throw std::invalid_argument("gemm: BLAS requested but OpenBLAS is not available (" + blas_load_report() +
-                                "); the built-in GEMM is in use");
+    throw std::invalid_argument("gemm: openblas requested but OpenBLAS is not available (" +
+                                blas_load_report() + ")");
+  if (impl == GemmImpl::OneDnn && !onednn_loaded())
+    throw std::invalid_argument("gemm: onednn requested but oneDNN is not available (" +
+                                onednn_load_report() + ")");
   g_gemm.store(int(impl));
+  g_gemm_note = "selected with setGemm";
 }
 
+std::string gemm_word() { return impl_word(gemm_impl()); }
+
 std::string blas_name() {
-  if (gemm_impl() == GemmImpl::Blas) return blas_load_report();
-  if (blas_loaded()) return "builtin (selected with setGemm; " + blas_load_report() + " is available)";
-  return "builtin (" + blas_load_report() + ")";
+  const GemmImpl g = gemm_impl();
+  std::string s = g == GemmImpl::Blas     ? blas_load_report()
+                  : g == GemmImpl::OneDnn ? onednn_load_report() + ", " + onednn_impl(GemmInput::F32)
+                                          : std::string("builtin");
+  std::string why = g_gemm_note;
+  if (g == GemmImpl::Builtin && why.empty())
+    why = blas_load_report() + "; " + onednn_load_report();
+  return why.empty() ? s : s + " (" + why + ")";
 }
+
+std::string bf16_gemm_name() {
+  const std::string impl = onednn_impl(GemmInput::BF16);
+  if (!impl.empty()) return onednn_load_report() + ", " + impl;
+  if (onednn_loaded())
+    return "emulated: inputs rounded to bf16, float32 GEMM (" + onednn_load_report() +
+           " has no bf16 matmul for this CPU; slow)";
+  return "emulated: inputs rounded to bf16, float32 GEMM (" + onednn_load_report() + "; slow)";
+}
+
+namespace {
+std::atomic<uint64_t> g_gemm_ns{0};
+}
+void add_gemm_library_ns(uint64_t ns) { g_gemm_ns.fetch_add(ns, std::memory_order_relaxed); }
+uint64_t gemm_library_ns() { return g_gemm_ns.load(std::memory_order_relaxed); }
 
 std::string simd_level() { return isa_description(); }
 

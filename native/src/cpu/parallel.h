@@ -8,7 +8,7 @@
 
 namespace grwarm::cpu {
 
-enum class GemmImpl { Blas, Builtin };
+enum class GemmImpl { Blas, Builtin, OneDnn };
 
 int hardware_threads();
 int num_threads();
@@ -23,13 +23,22 @@ void apply_threads_here();
 void census_note(int thread_num);
 int take_thread_census();
 
-// OpenBLAS is opened at run time (blas.h); without it the built-in GEMM is used.
+// OpenBLAS and oneDNN are opened at run time (blas.h, onednn.h); without them the built-in
+// GEMM is used. gemm_impl() is the float32 GEMM (float64 uses OpenBLAS when loaded, else the
+// built-in kernel; bf16 uses oneDNN when it has a bf16 matmul, else an exact emulation).
 bool blas_available();              // OpenBLAS was found and loaded
 GemmImpl gemm_impl();
-void set_gemm_impl(GemmImpl impl);  // throws if BLAS is requested but OpenBLAS is not loaded
-// The GEMM in use and why, e.g. "OpenBLAS (OpenBLAS 0.3.21 ... Zen ...) from libopenblas.so.0" or
-// "builtin (libopenblas.so.0 not found: libopenblas.so.0: cannot open shared object file ...)".
+void set_gemm_impl(GemmImpl impl);  // throws if the library asked for is not loaded
+std::string gemm_word();            // "onednn", "openblas" or "builtin"
+// The float32 GEMM in use and why, e.g. "oneDNN 2.6.3 (libdnnl.so.2), brg:avx512_core" or
+// "builtin (libopenblas.so.0 not found: ...; libdnnl.so.2 not usable: ...)".
 std::string blas_name();
+// The bf16 GEMM: "oneDNN 2.6.3 (libdnnl.so.2), brg:avx512_core_amx_bf16" or "emulated: ...".
+std::string bf16_gemm_name();
+// Time spent inside GEMM library calls (OpenBLAS, oneDNN, the built-in kernel) since load,
+// in nanoseconds, over every model and thread: benchmarks difference it around a step.
+void add_gemm_library_ns(uint64_t ns);
+uint64_t gemm_library_ns();
 // The ISA variant of the CPU kernels in use (dispatch.h), e.g. "avx512 (dispatched; GRWARM_ISA unset)".
 std::string simd_level();
 
