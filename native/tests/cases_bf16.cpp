@@ -248,24 +248,31 @@ void bf16_cases_f32(Ctx<float>& c) {
               {{"dh_b", &wdh_b}, {"db", &wdb}});
     }
 
-  // col_sum_round_bf16: Xb exact, out as col_sum.
-  for (auto [r, cc] : {std::pair{7, 13}, std::pair{300, 192}, std::pair{1, 1}}) {
-    Rng rng(uint64_t(r) * 3 + cc);
-    const std::vector<float> X = rng.vec<float>(size_t(r) * cc, -1, 1);
-    ref::Want wx;
-    wx.e.resize(X.size());
-    for (size_t i = 0; i < X.size(); ++i) wx.e.ref[i] = bf16_widen(bf16_round(X[i]));
-    wx.basis = "exact: bf16_round of every element";
-    const ref::Want ws = ref::col_sum(to_double(X), r, cc, {}, false);
-    c.check("col_sum_round_bf16", shape_str({{"rows", r}, {"cols", cc}}),
-            [&] {
-              Buf<float> xx(c.be, X), out(c.be, cc);
-              Buf<float, uint16_t> xb(c.be, X.size());
-              c.be.col_sum_round_bf16(out.get(), xb.get(), xx.get(), r, cc);
-              return Ctx<float>::Outputs{widen(xb.download()), to_double(out.download())};
-            },
-            {{"Xb", &wx}, {"out", &ws}});
-  }
+  // col_sum_round_bf16: Xb = bf16(dropout(X)) exact, out as col_sum of dropout(X).
+  for (float p : {0.0f, 0.3f})
+    for (auto [r, cc] : {std::pair{7, 13}, std::pair{300, 192}, std::pair{1, 1}}) {
+      const DropoutSpec drop = make_dropout(5, 2, p);
+      Rng rng(uint64_t(r) * 3 + cc);
+      const std::vector<float> X = rng.vec<float>(size_t(r) * cc, -1, 1);
+      std::vector<double> Xd(X.size());
+      ref::Want wx;
+      wx.e.resize(X.size());
+      for (size_t i = 0; i < X.size(); ++i) {
+        const float v = X[i] * float(ref::mult(drop, i));  // the kernel's float product
+        Xd[i] = v;
+        wx.e.ref[i] = bf16_widen(bf16_round(v));
+      }
+      wx.basis = "exact: bf16_round of every (dropped-out) element";
+      const ref::Want ws = ref::col_sum(Xd, r, cc, {}, false);
+      c.check("col_sum_round_bf16", shape_str({{"rows", r}, {"cols", cc}}) + " p=" + num_str(p),
+              [&] {
+                Buf<float> xx(c.be, X), out(c.be, cc);
+                Buf<float, uint16_t> xb(c.be, X.size());
+                c.be.col_sum_round_bf16(out.get(), xb.get(), xx.get(), r, cc, drop);
+                return Ctx<float>::Outputs{widen(xb.download()), to_double(out.download())};
+              },
+              {{"Xb", &wx}, {"out", &ws}});
+    }
 }
 
 // float64 (and backends without bf16): every bf16 op refuses with a message naming bfloat16.
@@ -281,7 +288,7 @@ void bf16_refusals(Ctx<T>& c) {
       {"linear_fwd_bf16", [&] { c.be.linear_fwd_bf16(f.get(), b.get(), b2.get(), g.get(), 2, 2, 2); }},
       {"layernorm_fwd_bf16", [&] { c.be.layernorm_fwd_bf16(b.get(), f.get(), g.get(), h.get(), f.get(), g.get(), 2, 2, T(1e-6)); }},
       {"gelu_fwd_bf16", [&] { c.be.gelu_fwd_bf16(b.get(), f.get(), 4, GeluKind::Tanh, none); }},
-      {"col_sum_round_bf16", [&] { c.be.col_sum_round_bf16(f.get(), b.get(), g.get(), 2, 2); }},
+      {"col_sum_round_bf16", [&] { c.be.col_sum_round_bf16(f.get(), b.get(), g.get(), 2, 2, none); }},
       {"gelu_bwd_bf16", [&] { c.be.gelu_bwd_bf16(f.get(), b.get(), g.get(), h.get(), 2, 2, GeluKind::Tanh, none); }},
   };
   for (const auto& [name, call] : ops) {

@@ -1,7 +1,8 @@
-// exp, tanh, erf, log, sqrt for the shared formulas, callable from host and device code.
+// exp, erf, log, sqrt for the shared formulas, callable from host and device code.
 //
-// float: exp and tanh are branch-free Cephes-style polynomial kernels (~2 ulp) that the
-// compiler vectorises inside OpenMP SIMD loops; libm's scalar expf/tanhf calls would not be,
+// float: exp is a branch-free Cephes-style polynomial kernel (~2 ulp) that the compiler
+// vectorises inside OpenMP SIMD loops (GELU's tanh form is evaluated through it, see
+// activations.h); libm's scalar expf/tanhf calls would not be,
 // and GELU and softmax would then cost more than the matrix products around them.
 // double (used by the float64 gradient checks): the C library, exactly.
 #pragma once
@@ -42,30 +43,17 @@ GW_HD float gw_exp(float x) {
   return p * bits_to_float(uint32_t(ni + 127) << 23);
 }
 
-GW_HD float gw_tanh(float x) {
-  // Small |x|: odd polynomial (no cancellation); otherwise 1 - 2 / (exp(2|x|) + 1).
-  float z = fabsf(x);
-  float x2 = x * x;
-  float small = ((((-5.70498872745e-3f * x2 + 2.06390887954e-2f) * x2 - 5.37397155531e-2f) * x2 +
-                  1.33314422036e-1f) * x2 - 3.33332819422e-1f) * x2 * x + x;
-  float big = 1.0f - 2.0f / (gw_exp(2.0f * z) + 1.0f);
-  big = x < 0.0f ? -big : big;
-  return z < 0.625f ? small : big;
-}
-
 GW_HD float gw_erf(float x) { return erff(x); }
 GW_HD float gw_log(float x) { return logf(x); }
 GW_HD float gw_sqrt(float x) { return sqrtf(x); }
 
 #ifdef __CUDA_ARCH__
 GW_HD double gw_exp(double x) { return ::exp(x); }
-GW_HD double gw_tanh(double x) { return ::tanh(x); }
 GW_HD double gw_erf(double x) { return ::erf(x); }
 GW_HD double gw_log(double x) { return ::log(x); }
 GW_HD double gw_sqrt(double x) { return ::sqrt(x); }
 #else
 GW_HD double gw_exp(double x) { return std::exp(x); }
-GW_HD double gw_tanh(double x) { return std::tanh(x); }
 GW_HD double gw_erf(double x) { return std::erf(x); }
 GW_HD double gw_log(double x) { return std::log(x); }
 GW_HD double gw_sqrt(double x) { return std::sqrt(x); }

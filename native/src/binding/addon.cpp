@@ -56,7 +56,7 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   o.Set("onednn", cpu::onednn_load_report());
   o.Set("onednnAvailable", cpu::onednn_loaded());
   o.Set("bf16Gemm", cpu::bf16_gemm_name());
-  o.Set("bf16Native", !cpu::onednn_impl(cpu::GemmInput::BF16).empty());
+  o.Set("bf16Native", cpu::bf16_native());
   o.Set("threads", cpu::num_threads());
   o.Set("hardwareThreads", cpu::hardware_threads());
   o.Set("simd", cpu::simd_level());

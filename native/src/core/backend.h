@@ -101,9 +101,11 @@ class Backend {
                              const DropoutSpec& drop) {
     no_bf16();
   }
-  // out[c] = sum_r X[r, c] (like col_sum, summed in another fixed order) and Xb = bf16(X), in
-  // one pass over X.
-  virtual void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) {
+  // With X' = dropout(X) (dropout_bwd's mask; inactive: X' = X): out[c] = sum_r X'[r, c] (like
+  // col_sum, summed in another fixed order) and Xb = bf16(X'), in one pass over X. A Linear
+  // layer's bias gradient and rounded output gradient, fused with the dropout in front of it.
+  virtual void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
+                                  const DropoutSpec& drop) {
     no_bf16();
   }
   // gelu_bwd fused with the bias gradient and the rounding of the next GEMMs' input:

@@ -73,8 +73,9 @@ class ProfilingBackend final : public Backend<T> {
   void gelu_fwd_bf16(uint16_t* o, const T* h, size_t n, GeluKind k, const DropoutSpec& d) override {
     GW_TIMED("gelu_fwd_bf16", in_->gelu_fwd_bf16(o, h, n, k, d));
   }
-  void col_sum_round_bf16(T* o, uint16_t* xb, const T* x, int r, int c) override {
-    GW_TIMED("col_sum_round_bf16", in_->col_sum_round_bf16(o, xb, x, r, c));
+  void col_sum_round_bf16(T* o, uint16_t* xb, const T* x, int r, int c,
+                          const DropoutSpec& d) override {
+    GW_TIMED("col_sum_round_bf16", in_->col_sum_round_bf16(o, xb, x, r, c, d));
   }
   void gelu_bwd_bf16(T* db, uint16_t* dhb, const T* dout, const T* h, int r, int c, GeluKind k,
                      const DropoutSpec& d) override {

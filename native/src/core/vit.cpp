@@ -248,7 +248,7 @@ template <class T>
 void Vit<T>::linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,
                         int rows, int out, int in) {
   if (bf16_) {
-    be_->col_sum_round_bf16(gout_ + b, dy_b_, dy, rows, out);
+    be_->col_sum_round_bf16(gout_ + b, dy_b_, dy, rows, out, DropoutSpec{});
     linear_bwd_rounded(dx, x_b, w, rows, out, in);
     return;
   }
@@ -358,8 +358,14 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
     LayerActs& A = layers_[l];
     const BlockOffsets& o = layout_.blocks[l];
     // x_next = x_mid + dropout(fc2(gelu)):  dx holds d x_next
-    be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteMlpOut), train));
-    linear_bwd(dhid_, dtmp_, A.gelu, A.gelu_b, o.fc2_w, o.fc2_b, BT, D, M);
+    // bf16 mode: the dropout, the bias gradient and the rounding of dy in one pass.
+    if (bf16_) {
+      be_->col_sum_round_bf16(gout_ + o.fc2_b, dy_b_, dx_, BT, D, drop(seed, site(l, kSiteMlpOut), train));
+      linear_bwd_rounded(dhid_, A.gelu_b, o.fc2_w, BT, D, M);
+    } else {
+      be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteMlpOut), train));
+      linear_bwd(dhid_, dtmp_, A.gelu, A.gelu_b, o.fc2_w, o.fc2_b, BT, D, M);
+    }
     if (bf16_) {
       // dh is only a GEMM input and a bias-gradient sum: computed, summed and rounded in one pass.
       be_->gelu_bwd_bf16(gout_ + o.fc1_b, dy_b_, dhid_, A.fc1, BT, M, cfg_.gelu,
@@ -373,8 +379,13 @@ void Vit<T>::backward(int B, uint64_t seed, bool train) {
     be_->layernorm_bwd(dx_, gout_ + o.ln2_w, gout_ + o.ln2_b, dln_, A.x_mid, A.mean2, A.rstd2,
                        params_ + o.ln2_w, BT, D, true);
     // x_mid = x_in + dropout(proj(att)):  dx now holds d x_mid
-    be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteAttnProj), train));
-    linear_bwd(datt_, dtmp_, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
+    if (bf16_) {
+      be_->col_sum_round_bf16(gout_ + o.proj_b, dy_b_, dx_, BT, D, drop(seed, site(l, kSiteAttnProj), train));
+      linear_bwd_rounded(datt_, A.att_b, o.proj_w, BT, D, D);
+    } else {
+      be_->dropout_bwd(dtmp_, dx_, size_t(BT) * D, drop(seed, site(l, kSiteAttnProj), train));
+      linear_bwd(datt_, dtmp_, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
+    }
     be_->attention_bwd(dqkv_, datt_, A.qkv, A.probs, shape,
                        drop(seed, site(l, kSiteAttnProbs), train));
     linear_bwd(dln_, dqkv_, A.ln1, A.ln1_b, o.qkv_w, o.qkv_b, BT, 3 * D, D);

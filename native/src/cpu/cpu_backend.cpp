@@ -22,6 +22,7 @@
 #include "blas.h"
 #include "gemm_kernel.h"
 #include "isa_kernels.h"
+#include "masked_loop.h"
 #include "parallel.h"
 #include "grwarm/bf16.h"
 #include "grwarm/layernorm_row.h"
@@ -213,20 +214,37 @@ void CpuBackend<T>::layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x
   }
 }
 
-template <class T>
-void CpuBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols);  // refuses
-  } else {
-    col_sum_row_blocked(out, colsum_scratch_, rows, cols, [=](int r, float* acc) {
-      const float* x = X + size_t(r) * cols;
-      uint16_t* xb = Xb + size_t(r) * cols;
+namespace {
+// col_sum_round_bf16 with dropout on or off: no branch in the vectorised loop, the spec in a local.
+template <bool kDrop>
+void col_sum_round_pass(float* out, std::vector<float>& scratch, uint16_t* Xb, const float* X,
+                        int rows, int cols, const DropoutSpec& drop) {
+  col_sum_row_blocked(out, scratch, rows, cols, [=](int r, float* acc) {
+    const DropoutSpec d = drop;
+    const float keep = float(d.keep_scale);
+    const long long base = (long long)r * cols;
+    const float* x = X + base;
+    uint16_t* xb = Xb + base;
 #pragma omp simd
-      for (int c = 0; c < cols; ++c) {
-        acc[c] += x[c];
-        xb[c] = bf16_round(x[c]);
-      }
-    });
+    for (long long c = 0; c < cols; ++c) {
+      float v = x[c];
+      if constexpr (kDrop) v *= dropout_keep(d, uint64_t(base + c)) ? keep : 0.0f;
+      acc[c] += v;
+      xb[c] = bf16_round(v);
+    }
+  });
+}
+}  // namespace
+
+template <class T>
+void CpuBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
+                                       const DropoutSpec& drop) {
+  if constexpr (!std::is_same_v<T, float>) {
+    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols, drop);  // refuses
+  } else if (drop.active()) {
+    col_sum_round_pass<true>(out, colsum_scratch_, Xb, X, rows, cols, drop);
+  } else {
+    col_sum_round_pass<false>(out, colsum_scratch_, Xb, X, rows, cols, drop);
   }
 }
 
@@ -352,95 +370,6 @@ void CpuBackend<T>::layernorm_bwd(T* dx, T* dg, T* db, const T* dy, const T* x, 
   });
 }
 
-// Runs f(i, m) for i in [0, n) in parallel SIMD loops, m being the dropout multiplier of
-// element i (0 or 1/(1-p); 1 when dropout is off). Copying the spec into a local and
-// splitting on active() keeps both loops free of branches and aliasing loads, so they
-// vectorise.
-template <class T, class F>
-void masked_loop(size_t n, const DropoutSpec& drop, F f) {
-  const DropoutSpec d = drop;
-  const long long nn = (long long)n;
-  if (!d.active()) {
-#pragma omp parallel for simd schedule(static)
-    for (long long i = 0; i < nn; ++i) f(i, T(1));
-  } else {
-    const T keep = T(d.keep_scale);
-#pragma omp parallel for simd schedule(static)
-    for (long long i = 0; i < nn; ++i) f(i, dropout_keep(d, uint64_t(i)) ? keep : T(0));
-  }
-}
-
-template <class T>
-void CpuBackend<T>::gelu_fwd(T* out, const T* h, size_t n, GeluKind kind, const DropoutSpec& drop) {
-  if (kind == GeluKind::Tanh)
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_tanh(h[i]) * m; });
-  else
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = gelu_erf(h[i]) * m; });
-}
-
-template <class T>
-void CpuBackend<T>::gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                                  const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gelu_fwd_bf16(out, h, n, kind, drop);  // refuses
-  } else if (kind == GeluKind::Tanh) {
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_tanh(h[i]) * m); });
-  } else {
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_erf(h[i]) * m); });
-  }
-}
-
-namespace {
-// gelu_bwd_bf16 for one (GELU kind, dropout on/off): no branch inside the vectorised loop, and
-// the loop's invariants in locals (a float captured in a closure could alias acc[]).
-template <bool kTanh, bool kDrop>
-void gelu_bwd_bf16_pass(float* db, std::vector<float>& scratch, uint16_t* dh_b, const float* dout,
-                        const float* h, int rows, int cols, const DropoutSpec& drop) {
-  col_sum_row_blocked(db, scratch, rows, cols, [=](int r, float* acc) {
-    const DropoutSpec d = drop;
-    const float keep = float(d.keep_scale);
-    const long long base = (long long)r * cols;
-    const float* dr = dout + base;
-    const float* hr = h + base;
-    uint16_t* out = dh_b + base;
-#pragma omp simd
-    for (long long c = 0; c < cols; ++c) {
-      float m = 1.0f;
-      if constexpr (kDrop) m = dropout_keep(d, uint64_t(base + c)) ? keep : 0.0f;
-      const float g = kTanh ? gelu_tanh_grad(hr[c]) : gelu_erf_grad(hr[c]);
-      const float v = dr[c] * m * g;
-      acc[c] += v;
-      out[c] = bf16_round(v);
-    }
-  });
-}
-}  // namespace
-
-template <class T>
-void CpuBackend<T>::gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
-                                  int cols, GeluKind kind, const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gelu_bwd_bf16(db, dh_b, dout, h, rows, cols, kind, drop);  // refuses
-  } else {
-    auto& sc = colsum_scratch_;
-    if (kind == GeluKind::Tanh) {
-      if (drop.active()) gelu_bwd_bf16_pass<true, true>(db, sc, dh_b, dout, h, rows, cols, drop);
-      else gelu_bwd_bf16_pass<true, false>(db, sc, dh_b, dout, h, rows, cols, drop);
-    } else {
-      if (drop.active()) gelu_bwd_bf16_pass<false, true>(db, sc, dh_b, dout, h, rows, cols, drop);
-      else gelu_bwd_bf16_pass<false, false>(db, sc, dh_b, dout, h, rows, cols, drop);
-    }
-  }
-}
-
-template <class T>
-void CpuBackend<T>::gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKind kind,
-                             const DropoutSpec& drop) {
-  if (kind == GeluKind::Tanh)
-    masked_loop<T>(n, drop, [=](long long i, T m) { dh[i] = dout[i] * m * gelu_tanh_grad(h[i]); });
-  else
-    masked_loop<T>(n, drop, [=](long long i, T m) { dh[i] = dout[i] * m * gelu_erf_grad(h[i]); });
-}
 
 template <class T>
 void CpuBackend<T>::residual_fwd(T* x_out, const T* x_in, const T* branch, size_t n,

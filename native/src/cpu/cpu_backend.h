@@ -43,7 +43,8 @@ class CpuBackend final : public Backend<T> {
                           int rows, int cols, T eps) override;
   void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
                      const DropoutSpec& drop) override;
-  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols) override;
+  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
+                          const DropoutSpec& drop) override;
   void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows, int cols,
                      GeluKind kind, const DropoutSpec& drop) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;

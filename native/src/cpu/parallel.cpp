@@ -135,9 +135,19 @@ std::string blas_name() {
   return why.empty() ? s : s + " (" + why + ")";
 }
 
+bool bf16_native() {
+  // oneDNN names the ISA of its bf16 kernels: avx512_core_bf16, avx512_core_amx_bf16, ...; a
+  // name without "bf16" (gemm:jit, brg:avx512_core) is oneDNN emulating bf16 with float32 FMAs.
+  return onednn_impl(GemmInput::BF16).find("bf16") != std::string::npos;
+}
+
 std::string bf16_gemm_name() {
   const std::string impl = onednn_impl(GemmInput::BF16);
-  if (!impl.empty()) return onednn_load_report() + ", " + impl;
+  if (!impl.empty() && bf16_native()) return onednn_load_report() + ", " + impl;
+  if (!impl.empty())
+    return onednn_load_report() + ", " + impl +
+           " (this CPU has no AVX512-BF16 or AMX-BF16: oneDNN emulates bf16; correct but slow, "
+           "float32 is faster here)";
   if (onednn_loaded())
     return "emulated: inputs rounded to bf16, float32 GEMM (" + onednn_load_report() +
            " has no bf16 matmul for this CPU; slow)";

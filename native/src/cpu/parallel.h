@@ -35,6 +35,8 @@ std::string gemm_word();            // "onednn", "openblas" or "builtin"
 std::string blas_name();
 // The bf16 GEMM: "oneDNN 2.6.3 (libdnnl.so.2), brg:avx512_core_amx_bf16" or "emulated: ...".
 std::string bf16_gemm_name();
+// bf16 GEMMs run on bf16 instructions (AVX512-BF16 or AMX through oneDNN).
+bool bf16_native();
 // Time spent inside GEMM library calls (OpenBLAS, oneDNN, the built-in kernel) since load,
 // in nanoseconds, over every model and thread: benchmarks difference it around a step.
 void add_gemm_library_ns(uint64_t ns);
