@@ -149,20 +149,24 @@ describe('bfloat16 checkpoints', () => {
 });
 
 describe('bfloat16 backends and fallback', () => {
-  it('info names the bf16 GEMM and says bf16 on CUDA is not there yet', async () => {
+  it('info names the bf16 GEMM and the bf16 status of CUDA', async () => {
     const info = backendInfo();
     expect(info.backends.find((b) => b.name === 'cpu')!.bf16).toBe(true);
-    expect(info.backends.find((b) => b.name === 'cuda')?.bf16 ?? false).toBe(false);
+    const cuda = info.backends.find((b) => b.name === 'cuda');
+    if (cuda && !cuda.available) expect(cuda.bf16).toBe(false); // only a usable device says yes
     if (info.onednnAvailable) expect(info.bf16Gemm).toMatch(/^oneDNN 2\.\d+\.\d+ .*(brg|gemm|jit|amx|bf16)|^emulated/);
     else expect(info.bf16Gemm).toMatch(/^emulated: inputs rounded to bf16, float32 GEMM \(.*slow\)$/);
     const r = await cli(['info']);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^bf16: .*bf16 on CUDA: not yet$/m);
+    const want = !cuda ? 'no CUDA plugin in this build' : !cuda.available ? 'in the plugin (CUDA is not available here)' : cuda.bf16 ? 'yes (cuBLAS bf16 GEMMs)' : 'no (';
+    expect(r.out).toMatch(/^bf16: .*; bf16 on CUDA: /m);
+    expect(r.out.split('\n').find((l) => l.startsWith('bf16:'))).toContain(`bf16 on CUDA: ${want}`);
     expect(r.out).toMatch(/^onednn: /m);
   });
 
-  it('a float64 bf16 model or a bf16 model on CUDA is refused with the reason', () => {
-    expect(() => createModel(cfg, { precision: 'bf16' as never, device: 'cuda' })).toThrow(/cuda/);
+  it('a bf16 model on an unavailable CUDA, or a bad precision name, is refused with the reason', () => {
+    if (!backendInfo().backends.find((b) => b.name === 'cuda')?.available)
+      expect(() => createModel(cfg, { precision: 'bf16', device: 'cuda' })).toThrow(/cuda/);
     expect(() => createModel(cfg, { precision: 'bfloat17' as never })).toThrow(/options\.precision: expected "float32", "float64" or "bfloat16"/);
   });
 

@@ -44,7 +44,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
           ),
           `addon:    ${b.addon ?? 'unknown'}`,
           `gemm:     ${b.gemm} (float32): ${b.blas}`,
-          `bf16:     ${b.bf16Gemm}; bf16 on CUDA: ${b.backends.some((d) => d.name === 'cuda' && d.bf16) ? 'yes' : 'not yet'}`,
+          `bf16:     ${b.bf16Gemm}; bf16 on CUDA: ${cudaBf16(b.backends.find((d) => d.name === 'cuda'))}`,
           `openblas: ${b.openblas}`,
           `onednn:   ${b.onednn}`,
           `threads:  ${b.threads} (hardware threads: ${b.hardwareThreads})`,
@@ -55,4 +55,11 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
       }
       setExit(EXIT.OK);
     });
+}
+
+/** The bf16 status of the CUDA backend, for the `bf16:` line of `info`. */
+function cudaBf16(cuda: { available: boolean; bf16: boolean } | undefined): string {
+  if (!cuda) return 'no CUDA plugin in this build';
+  if (!cuda.available) return 'in the plugin (CUDA is not available here)';
+  return cuda.bf16 ? 'yes (cuBLAS bf16 GEMMs)' : 'no (needs cublasGemmEx and a GPU of compute capability 8.0 or newer)';
 }

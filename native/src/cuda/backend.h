@@ -34,6 +34,19 @@ class CudaBackend final : public Backend<T> {
 
   void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
             int ldb, T beta, T* C, int ldc) override;
+  // bf16 mixed precision (float only; needs cublasGemmEx). linear_fwd(_bf16) use the defaults.
+  bool has_bf16() const override;
+  void round_bf16(uint16_t* dst, const T* src, size_t n) override;
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override;
+  void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
+                          int rows, int cols, T eps) override;
+  void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
+                     const DropoutSpec& drop) override;
+  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
+                          const DropoutSpec& drop) override;
+  void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows, int cols,
+                     GeluKind kind, const DropoutSpec& drop) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
   void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
 

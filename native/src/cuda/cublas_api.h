@@ -40,6 +40,11 @@ enum Math : int {
 // libraryPropertyType (library_types.h): for cublasGetProperty.
 enum LibraryProperty : int { kMajorVersion = 0, kMinorVersion = 1, kPatchLevel = 2 };
 
+// cudaDataType_t (library_types.h), cublasComputeType_t and cublasGemmAlgo_t: for cublasGemmEx.
+enum DataType : int { kR32F = 0, kR16BF = 14 };
+enum ComputeType : int { kCompute32F = 68 };  // float32 accumulation, no TF32 down-conversion
+enum GemmAlgo : int { kGemmDefault = -1 };
+
 // Signatures of the entry points, one typedef each (the symbol name is in the comment).
 using CreateFn = Status (*)(Handle*);                       // cublasCreate_v2
 using DestroyFn = Status (*)(Handle);                       // cublasDestroy_v2
@@ -59,6 +64,12 @@ using GemmStridedBatchedFn = Status (*)(Handle, Operation transa, Operation tran
                                         long long strideA, const T* B, int ldb, long long strideB,
                                         const T* beta, T* C, int ldc, long long strideC,
                                         int batchCount);
+
+// cublasGemmEx (cuBLAS 11+): the bf16 GEMM, bf16 A and B, float32 C and accumulation.
+using GemmExFn = Status (*)(Handle, Operation transa, Operation transb, int m, int n, int k,
+                            const void* alpha, const void* A, DataType Atype, int lda,
+                            const void* B, DataType Btype, int ldb, const void* beta, void* C,
+                            DataType Ctype, int ldc, ComputeType compute, GemmAlgo algo);
 
 // The name of a status code, for error messages.
 inline const char* status_name(Status s) {

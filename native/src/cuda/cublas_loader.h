@@ -24,6 +24,7 @@ struct CublasApi {
   blas::GemmStridedBatchedFn<float> sgemm_strided_batched = nullptr;
   blas::GemmFn<double> dgemm = nullptr;
   blas::GemmStridedBatchedFn<double> dgemm_strided_batched = nullptr;
+  blas::GemmExFn gemm_ex = nullptr;  // optional: bf16 GEMMs (precision bfloat16) need it
   std::string origin;  // the soname or path it was loaded from
 };
 

@@ -45,6 +45,18 @@ void gemm_strided_batched(const Blas& b, Trans ta, Trans tb, int M, int N, int K
              "batched gemm");
 }
 
+// Row-major C = op(A) op(B) + beta C is column-major C^T = op(B)^T op(A)^T: swap the operands.
+void gemm_bf16(const Blas& b, Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+               const uint16_t* B, int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (!b.api->gemm_ex) throw std::runtime_error("cuda gemm_bf16: this cuBLAS has no cublasGemmEx");
+  const float alpha = 1.0f;
+  check_blas(b.api->gemm_ex(b.handle, op(tb), op(ta), N, M, K, &alpha, B, blas::kR16BF, ldb, A,
+                            blas::kR16BF, lda, &beta, C, blas::kR32F, ldc, blas::kCompute32F,
+                            blas::kGemmDefault),
+             "gemm_bf16");
+}
+
 #define GW_INSTANTIATE(T)                                                                      \
   template void gemm<T>(const Blas&, Trans, Trans, int, int, int, T, const T*, int, const T*,  \
                         int, T, T*, int);                                                      \

@@ -4,6 +4,7 @@
 // transpose. So C = op(A) op(B) (row-major) is computed as C^T = op(B)^T op(A)^T
 // (column-major): swap the operands and M/N, keep each operand's own transpose flag.
 #pragma once
+#include <cstdint>
 #include "../core/backend.h"
 #include "cublas_loader.h"
 
@@ -24,5 +25,9 @@ template <class T>
 void gemm_strided_batched(const Blas& b, Trans ta, Trans tb, int M, int N, int K, T alpha,
                           const T* A, int lda, long long strideA, const T* B, int ldb,
                           long long strideB, T beta, T* C, int ldc, long long strideC, int batch);
+
+// bf16 A and B (bit patterns), float32 C and accumulation, alpha = 1 (cublasGemmEx).
+void gemm_bf16(const Blas& b, Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+               const uint16_t* B, int ldb, float beta, float* C, int ldc);
 
 }  // namespace grwarm::cuda

@@ -56,6 +56,18 @@ void launch_layernorm_bwd(cudaStream_t s, Workspace& ws, T* dx, T* dg, T* db, co
                           const T* x, const T* mean, const T* rstd, const T* g, int rows, int cols,
                           bool accumulate_dx);
 
+// ---- kernels_bf16.cu (and layernorm_fwd_bf16 in kernels_layernorm.cu) ----------------------
+void launch_round_bf16(cudaStream_t s, uint16_t* dst, const float* src, size_t n);
+void launch_layernorm_fwd_bf16(cudaStream_t s, uint16_t* y, float* mean, float* rstd,
+                               const float* x, const float* g, const float* b, int rows, int cols,
+                               float eps);
+void launch_gelu_fwd_bf16(cudaStream_t s, uint16_t* out, const float* h, size_t n, GeluKind kind,
+                          const DropoutSpec& drop);
+void launch_col_sum_round_bf16(cudaStream_t s, Workspace& ws, float* out, uint16_t* Xb,
+                               const float* X, int rows, int cols, const DropoutSpec& drop);
+void launch_gelu_bwd_bf16(cudaStream_t s, Workspace& ws, float* db, uint16_t* dh_b,
+                          const float* dout, const float* h, int rows, int cols, GeluKind kind,
+                          const DropoutSpec& drop);
 // ---- kernels_head.cu --------------------------------------------------------------------
 template <class T>
 void launch_softmax_xent(cudaStream_t s, T* dlogits, T* row_loss, uint8_t* row_correct,

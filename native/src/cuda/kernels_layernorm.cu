@@ -6,20 +6,22 @@
 // where the header adds left to right. Expect agreement with the CPU to a few float ulps, not
 // bit equality. dgamma/dbeta are column sums over rows (column_reduce.cuh: deterministic).
 #include "column_reduce.cuh"
+#include "grwarm/bf16.h"
 #include "kernels.h"
 
 namespace grwarm::cuda {
 
 namespace {
 
-template <class T>
-__global__ void layernorm_fwd_kernel(T* y, T* mean_out, T* rstd_out, const T* x, const T* g,
+// Y is T, or uint16_t for the bf16 output of mixed precision (grwarm/bf16.h: store_out).
+template <class T, class Y>
+__global__ void layernorm_fwd_kernel(Y* y, T* mean_out, T* rstd_out, const T* x, const T* g,
                                      const T* b, int rows, int cols, T eps) {
   const int row = blockIdx.x * kWarpsPerBlock + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (row >= rows) return;  // whole warps leave together: row is warp-uniform
   const T* xr = x + size_t(row) * cols;
-  T* yr = y + size_t(row) * cols;
+  Y* yr = y + size_t(row) * cols;
   T s = T(0);
   for (int i = lane; i < cols; i += kWarp) s += xr[i];
   const T mean = warp_sum(s) / T(cols);
@@ -29,7 +31,7 @@ __global__ void layernorm_fwd_kernel(T* y, T* mean_out, T* rstd_out, const T* x,
     v += d * d;
   }
   const T rstd = T(1) / gw_sqrt(warp_sum(v) / T(cols) + eps);
-  for (int i = lane; i < cols; i += kWarp) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
+  for (int i = lane; i < cols; i += kWarp) store_out(yr + i, (xr[i] - mean) * rstd * g[i] + b[i]);
   if (lane == 0) {
     mean_out[row] = mean;
     rstd_out[row] = rstd;
@@ -97,6 +99,15 @@ void launch_layernorm_bwd(cudaStream_t s, Workspace& ws, T* dx, T* dg, T* db, co
   }
   column_reduce(s, ws, dg, db, rows, cols, false, LayerNormParamGrads<T>{dy, x, mean, rstd, cols},
                 "layernorm_bwd");
+}
+
+void launch_layernorm_fwd_bf16(cudaStream_t s, uint16_t* y, float* mean, float* rstd,
+                               const float* x, const float* g, const float* b, int rows, int cols,
+                               float eps) {
+  if (rows <= 0 || cols <= 0) return;
+  layernorm_fwd_kernel<<<row_blocks(rows), kThreads, 0, s>>>(y, mean, rstd, x, g, b, rows, cols,
+                                                             eps);
+  check_launch("layernorm_fwd_bf16");
 }
 
 #define GW_INSTANTIATE(T)                                                                      \

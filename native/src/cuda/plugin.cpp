@@ -87,6 +87,21 @@ int probe(char* reason, size_t reason_size) {
   return 0;
 }
 
+// bf16 GEMMs need cublasGemmEx (cuBLAS 11+) and a GPU with bf16 tensor cores (sm_80+).
+int bf16() {
+  try {
+    int device = 0;
+    const CublasApi* api = nullptr;
+    std::string why;
+    if (!check_usable(&device, &api, &why) || !api->gemm_ex) return 0;
+    cudaDeviceProp prop{};
+    if (cudaGetDeviceProperties(&prop, device) != cudaSuccess) return 0;
+    return prop.major >= 8 ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 const char* describe() {
   static std::mutex mu;
   static std::string text;
@@ -133,7 +148,7 @@ Backend<double>* create_f64(char* error, size_t error_size) {
 }
 
 const GrwarmBackendPlugin kPlugin = {
-    GRWARM_PLUGIN_ABI, "cuda", &probe, &describe, &create_f32, &create_f64,
+    GRWARM_PLUGIN_ABI, "cuda", &probe, &describe, &create_f32, &create_f64, &bf16,
 };
 
 }  // namespace
