@@ -253,7 +253,9 @@ describe.skipIf(SKIP !== undefined)('mpirun -np 2 train --distributed', () => {
     });
     expect(stopped).toBeGreaterThan(0);
     expect(r.code).not.toBe(0);
-    expect(r.err).toContain('rank 0 of 2: gradient all-reduce has waited');
+    // Rank 0 notices in whichever collective it is waiting in when rank 1 stops: the
+    // gradient all-reduce or the one of the step's scalars (timing decides).
+    expect(r.err).toMatch(/rank 0 of 2: (gradient all-reduce|all-reduce of scalars) has waited 2 s/);
     expect(r.err).toContain('a rank has died or hangs');
   }, 60_000);
 

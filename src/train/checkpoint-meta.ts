@@ -6,8 +6,33 @@
  */
 import { formatValue, type RunConfig } from '../config/index.js';
 import { vitConfig, type VitConfig } from '../model/presets.js';
-import type { BestResult, DataOrder, TrainState } from './checkpoint.js';
-import { parseEpochSums } from './metrics.js';
+import { parseEpochSums, type EpochSums } from './metrics.js';
+
+/** Where the data order stands: the next batch is batch `index` of (0-based) data epoch `epoch`. */
+export interface DataOrder {
+  seed: number;
+  epoch: number;
+  index: number;
+  batchSize: number;
+  stepsPerEpoch: number;
+  trainCount: number;
+}
+
+export interface BestResult {
+  testError: number;
+  testLoss: number;
+  epoch: number;
+  step: number;
+}
+
+/** Loop state beyond parameters and optimizer, so a resumed run continues its bookkeeping. */
+export interface TrainState {
+  /** Sums of the current, unfinished epoch (empty at an epoch boundary). */
+  epochSums: EpochSums;
+  best: BestResult | null;
+  /** Seconds of training so far (all sessions together). */
+  elapsedSec: number;
+}
 
 /** Throws with the problem text; the caller wraps it into a CheckpointError naming the file. */
 type Fail = (problem: string) => never;

@@ -18,38 +18,15 @@ import type { VitModel } from '../model/vit-model.js';
 import { RunConfigSchema, issuesFromZod, type RunConfig } from '../config/index.js';
 import { checkDataOrder, checkModelConfig, checkTrainState } from './checkpoint-meta.js';
 import { CheckpointError } from './errors.js';
-import type { EpochSums } from './metrics.js';
 
 export const CHECKPOINT_FORMAT = 'grwarm-native-checkpoint';
 export const CHECKPOINT_VERSION = 1;
 /** Name prefix of the optimizer-state tensors. */
 export const OPTIMIZER_PREFIX = 'optimizer.';
 
-/** Where the data order stands: the next batch is batch `index` of (0-based) data epoch `epoch`. */
-export interface DataOrder {
-  seed: number;
-  epoch: number;
-  index: number;
-  batchSize: number;
-  stepsPerEpoch: number;
-  trainCount: number;
-}
-
-export interface BestResult {
-  testError: number;
-  testLoss: number;
-  epoch: number;
-  step: number;
-}
-
-/** Loop state beyond parameters and optimizer, so a resumed run continues its bookkeeping. */
-export interface TrainState {
-  /** Sums of the current, unfinished epoch (empty at an epoch boundary). */
-  epochSums: EpochSums;
-  best: BestResult | null;
-  /** Seconds of training so far (all sessions together). */
-  elapsedSec: number;
-}
+// The shapes of the metadata fields, with their checks, live in checkpoint-meta.ts.
+import type { DataOrder, TrainState } from './checkpoint-meta.js';
+export type { BestResult, DataOrder, TrainState } from './checkpoint-meta.js';
 
 export interface CheckpointMeta {
   /** Updates done (= model.optimizerSteps). */
