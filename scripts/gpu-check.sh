@@ -173,6 +173,12 @@ for model in "${MODELS[@]}"; do
   fi
   if [ -n "$BIN" ]; then
     run_step "bench-$model" "$limit" "$BIN/grwarm_bench_native" "${bench_args[@]}" --json "$LOGS/bench-$model.json"
+    # bf16 mixed precision (cublasGemmEx), vit-ti only (the dry run: its one model): the same
+    # step with bf16 GEMM inputs.
+    if [ "$model" = vit-ti ] || [ "$DRY" = 1 ]; then
+      run_step "bench-$model-bf16" "$limit" "$BIN/grwarm_bench_native" "${bench_args[@]}" --precision bfloat16 \
+        --no-unfused --json "$LOGS/bench-$model-bf16.json"
+    fi
   else
     skip_step "bench-$model" "no executables (see the build step)"
   fi
@@ -251,7 +257,10 @@ for m in models:
     torch = load_json("torch-%s.out" % m, last_line=True)
     if torch and "error" in torch:
         torch = None
+    bf16 = load_json("bench-%s-bf16.json" % m)
     d = {"ours": ours, "torch": torch}
+    if bf16:
+        d["ours_bf16"] = bf16
     ob = ours["base"]["ms_median"] if ours else None
     og = ours["gr_fused"]["ms_median"] if ours else None
     tb = torch["base_ms"] if torch else None
@@ -267,6 +276,7 @@ for m in models:
         "gr_bookkeeping_share": ours["ratios"]["gr_bookkeeping_share"] if ours else None,
         "ours_gr_unfused_over_base": ours["ratios"].get("gr_unfused_over_base") if ours else None,
         "params_match_torch": (ours["params"] == torch["params"]) if ours and torch else None,
+        "bf16_base_over_float32_base": ratio(bf16["base"]["ms_median"], ob) if bf16 else None,
     }
     per_model[m] = d
 

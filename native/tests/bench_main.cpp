@@ -169,13 +169,13 @@ int usage(const char* msg) {
   std::fprintf(stderr,
                "grwarm_bench_native: %s\nusage: grwarm_bench_native [--backend auto|cpu|cuda] "
                "[--model vit-ti|vit-s|vit-b|vit-micro] [--batch 256] [--iters 20] [--warmup 3] "
-               "[--gemm-n 4096] [--gemm-iters 10] [--no-unfused] [--json out.json]\n",
+               "[--gemm-n 4096] [--gemm-iters 10] [--precision float32|bfloat16] [--no-unfused] [--json out.json]\n",
                msg);
   return kExitUsage;
 }
 
 int run(int argc, char** argv) {
-  const Args args(argc, argv, {"backend", "model", "batch", "iters", "warmup", "gemm-n", "gemm-iters", "json"},
+  const Args args(argc, argv, {"backend", "model", "batch", "iters", "warmup", "gemm-n", "gemm-iters", "json", "precision"},
                   {"no-unfused"});
   std::string backend = args.get("backend", "auto");
   const std::string model_name = args.get("model", "vit-ti");
@@ -183,6 +183,9 @@ int run(int argc, char** argv) {
   const int B = args.get_int("batch", 256), iters = args.get_int("iters", 20), warmup = args.get_int("warmup", 3);
   const int gemm_n = args.get_int("gemm-n", 4096), gemm_iters = args.get_int("gemm-iters", 10);
   if (B < 1 || iters < 1 || warmup < 0) return usage("--batch and --iters must be >= 1, --warmup >= 0");
+  const std::string precision = args.get("precision", "float32");
+  if (precision != "float32" && precision != "bfloat16") return usage("--precision: float32 or bfloat16");
+  const Precision prec = precision == "bfloat16" ? Precision::BF16 : Precision::F32;
 
   if (backend == "auto") {
     register_builtin_backends();
@@ -198,7 +201,7 @@ int run(int argc, char** argv) {
   const GemmRate gemm = time_gemm(*provider, gemm_n, gemm_iters);
   std::fprintf(stderr, "  gemm %d^3: %.3f ms, %.1f GFLOP/s\n", gemm_n, gemm.ms, gemm.gflops);
 
-  std::unique_ptr<Model> m = create_model(backend, cfg, Precision::F32, 1);
+  std::unique_ptr<Model> m = create_model(backend, cfg, prec, 1);
   OptimConfig oc;
   oc.kind = OptimKind::Adam;
   oc.weight_decay = 0.3;
@@ -235,7 +238,7 @@ int run(int argc, char** argv) {
   std::ostringstream o;
   o << "{\"tool\": \"grwarm_bench_native\", \"backend\": " << json_str(backend)
     << ", \"detail\": " << json_str(st.detail) << ", \"model\": " << json_str(model_name)
-    << ", \"precision\": \"float32\", \"batch\": " << B << ", \"iters\": " << iters << ", \"warmup\": " << warmup
+    << ", \"precision\": " << json_str(precision) << ", \"batch\": " << B << ", \"iters\": " << iters << ", \"warmup\": " << warmup
     << ", \"config\": {\"width\": " << cfg.width << ", \"depth\": " << cfg.depth << ", \"heads\": " << cfg.heads
     << ", \"mlp\": " << cfg.mlp_hidden << ", \"tokens\": " << cfg.tokens() << ", \"classes\": " << cfg.num_classes
     << ", \"dropout\": " << json_num(cfg.dropout) << ", \"gelu\": \"tanh\"}"
