@@ -213,8 +213,9 @@ describe('bfloat16 training', () => {
     // vit-micro with 8x8 patches (16 tokens): the default synthetic set and GR policy
     // (zero-warmup), trained until the test accuracy saturates (~98%), where a 1-point gap
     // would be a real difference and not the noise of a half-trained model.
+    // 5000 test images: the accuracy of one run is then known to about ±0.25 point.
     const args = [CLI, 'train', '--model', 'vit-micro', '--patch-size', '8', '--epochs', '8', '--warmup-epochs', '2',
-      '--lr', '2e-3', '--threads', '1', '--precision', precision, '--out-dir', outDir, '--quiet'];
+      '--lr', '2e-3', '--synthetic-test', '5000', '--threads', '1', '--precision', precision, '--out-dir', outDir, '--quiet'];
     return new Promise((resolve) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
