@@ -238,13 +238,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     runDir: o.runDir,
   });
   progress.start({
-    runDir: o.runDir,
-    model: cfg.model,
-    params: model.numParams,
-    dataset: cfg.dataset,
-    trainImages: data.train.count,
-    valImages: data.val?.count ?? 0,
-    testImages: data.test.count,
+    ...identity(),
     batchSize: cfg.batchSize,
     stepsPerEpoch: spe,
     totalSteps: T,

@@ -10,7 +10,7 @@
  *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
  */
 import { performance } from 'node:perf_hooks';
-import type { EpochRecord, InterruptedSummary, RunSummary, StepRecord } from './metrics.js';
+import type { EpochRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -20,14 +20,7 @@ export interface OutStream {
 
 export type ProgressMode = 'tty' | 'plain' | 'quiet' | 'json';
 
-export interface RunStartInfo {
-  runDir: string;
-  model: string;
-  params: number;
-  dataset: string;
-  trainImages: number;
-  valImages: number;
-  testImages: number;
+export interface RunStartInfo extends Omit<RunIdentity, 'configHash'> {
   batchSize: number;
   stepsPerEpoch: number;
   totalSteps: number;

@@ -2,9 +2,8 @@
 // counting the implicit one). Mixed precision rounds GEMM inputs to bf16 and accumulates in
 // float32; everything else stays float32. One definition for every backend and for the tests.
 #pragma once
-#include <cstring>
-
 #include "hd.h"
+#include "scalar_math.h"
 
 namespace grwarm {
 
@@ -12,12 +11,7 @@ namespace grwarm {
 // vcvtneps2bf16, oneDNN and PyTorch do). NaN stays NaN (quiet); +-inf and overflow to inf
 // follow from the rounding.
 GW_HD uint16_t bf16_round(float f) {
-#ifdef __CUDA_ARCH__
-  uint32_t u = __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-#endif
+  uint32_t u = float_to_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x0040u);  // quiet NaN
   u += 0x7fffu + ((u >> 16) & 1u);
   return uint16_t(u >> 16);
@@ -25,14 +19,7 @@ GW_HD uint16_t bf16_round(float f) {
 
 // bf16 bits -> float32 (exact: every bf16 value is a float32 value).
 GW_HD float bf16_widen(uint16_t h) {
-  const uint32_t u = uint32_t(h) << 16;
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
+  return bits_to_float(uint32_t(h) << 16);
 }
 
 // Writes a result in the precision of its buffer: as is, or rounded to bf16 bits. Lets one

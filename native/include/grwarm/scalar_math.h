@@ -23,6 +23,16 @@ GW_HD float bits_to_float(uint32_t b) {
 #endif
 }
 
+GW_HD uint32_t float_to_bits(float f) {
+#ifdef __CUDA_ARCH__
+  return __float_as_uint(f);
+#else
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+#endif
+}
+
 GW_HD float gw_exp(float x) {
   // exp(x) = 2^n * exp(r), x = n ln2 + r, |r| <= ln2 / 2; clamped so 2^n stays a normal float.
   x = x > 88.3762626647949f ? 88.3762626647949f : x;

@@ -265,6 +265,18 @@ void Vit<T>::linear_bwd_rounded(T* dx, const uint16_t* x_b, size_t w, int rows, 
     be_->gemm_bf16(Trans::No, Trans::No, rows, in, out, dy_b_, out, params_b_ + w, in, T(0), dx, in);
 }
 
+// A block's LayerNorm, whose output only feeds the next GEMM: into y, or in bf16 mode into y_b
+// alone (the bf16 GEMM input).
+template <class T>
+void Vit<T>::layernorm_for_gemm(T* y, uint16_t* y_b, T* mean, T* rstd, const T* x, size_t w,
+                                size_t b, int rows) {
+  const T eps = T(cfg_.ln_eps);
+  if (bf16_)
+    be_->layernorm_fwd_bf16(y_b, mean, rstd, x, params_ + w, params_ + b, rows, cfg_.width, eps);
+  else
+    be_->layernorm_fwd(y, mean, rstd, x, params_ + w, params_ + b, rows, cfg_.width, eps);
+}
+
 template <class T>
 void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
   const int Tn = cfg_.tokens(), D = cfg_.width, P = cfg_.num_patches(), K = cfg_.patch_dim(),
@@ -284,23 +296,13 @@ void Vit<T>::forward(const float* images, int B, uint64_t seed, bool train) {
     const BlockOffsets& o = layout_.blocks[l];
     T* x_next = l + 1 < cfg_.depth ? layers_[l + 1].x_in : x_out_;
     // bf16 mode: the LayerNorm and GELU outputs only feed GEMMs, so they are written as bf16.
-    if (bf16_)
-      be_->layernorm_fwd_bf16(A.ln1_b, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w,
-                              params_ + o.ln1_b, BT, D, eps);
-    else
-      be_->layernorm_fwd(A.ln1, A.mean1, A.rstd1, A.x_in, params_ + o.ln1_w, params_ + o.ln1_b,
-                         BT, D, eps);
+    layernorm_for_gemm(A.ln1, A.ln1_b, A.mean1, A.rstd1, A.x_in, o.ln1_w, o.ln1_b, BT);
     linear_fwd(A.qkv, bf16_ ? nullptr : A.ln1, A.ln1_b, o.qkv_w, o.qkv_b, BT, 3 * D, D);
     be_->attention_fwd(A.att, A.probs, A.qkv, shape, drop(seed, site(l, kSiteAttnProbs), train));
     linear_fwd(tmp_, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
     be_->residual_fwd(A.x_mid, A.x_in, tmp_, size_t(BT) * D,
                       drop(seed, site(l, kSiteAttnProj), train));
-    if (bf16_)
-      be_->layernorm_fwd_bf16(A.ln2_b, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w,
-                              params_ + o.ln2_b, BT, D, eps);
-    else
-      be_->layernorm_fwd(A.ln2, A.mean2, A.rstd2, A.x_mid, params_ + o.ln2_w, params_ + o.ln2_b,
-                         BT, D, eps);
+    layernorm_for_gemm(A.ln2, A.ln2_b, A.mean2, A.rstd2, A.x_mid, o.ln2_w, o.ln2_b, BT);
     linear_fwd(A.fc1, bf16_ ? nullptr : A.ln2, A.ln2_b, o.fc1_w, o.fc1_b, BT, M, D);
     if (bf16_)
       be_->gelu_fwd_bf16(A.gelu_b, A.fc1, size_t(BT) * M, cfg_.gelu,

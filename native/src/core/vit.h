@@ -109,6 +109,8 @@ class Vit final : public Model {
   void linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,
                   int rows, int out, int in);
   void linear_bwd_rounded(T* dx, const uint16_t* x_b, size_t w, int rows, int out, int in);
+  void layernorm_for_gemm(T* y, uint16_t* y_b, T* mean, T* rstd, const T* x, size_t w, size_t b,
+                          int rows);
 
   VitConfig cfg_;
   ParamLayout layout_;
