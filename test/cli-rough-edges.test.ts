@@ -37,7 +37,8 @@ async function inDir<T>(cwd: string, fn: () => Promise<T>): Promise<T> {
 }
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+// The user docs: the README and the CLI reference it links to.
+const README = ['README.md', 'docs/cli.md', 'docs/library-api.md'].map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
 
 describe('1. --config <run dir>/config.json repeats the run', () => {
   it('in a new runs/<timestamp> directory, with the same numbers; --out-dir still chooses', async () => {
