@@ -23,7 +23,7 @@ const std::vector<std::string>& backend_op_names() {
       "patchify",    "embed_fwd",     "embed_bwd",     "layernorm_fwd", "layernorm_bwd", "gelu_fwd",
       "gelu_bwd",    "residual_fwd",  "dropout_bwd",   "attention_fwd", "attention_bwd", "gather_cls",
       "scatter_cls", "softmax_xent",  "loss_stats",    "sum_squares",  "gr_perturb",   "gr_combine",
-      "optim_update", "linear_fwd", "linear_fwd_bf16", "has_bf16", "round_bf16",
+      "optim_update", "linear_fwd", "linear_fwd_bf16", "bf16", "round_bf16",
       "gemm_bf16",   "layernorm_fwd_bf16", "gelu_fwd_bf16", "col_sum_round_bf16", "gelu_bwd_bf16"};
   return names;
 }

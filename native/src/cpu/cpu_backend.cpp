@@ -122,37 +122,40 @@ void CpuBackend<T>::gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const
 }
 
 template <class T>
-void CpuBackend<T>::round_bf16(uint16_t* dst, const T* src, size_t n) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::round_bf16(dst, src, n);  // refuses
+Bf16Ops* CpuBackend<T>::bf16() {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!bf16_) bf16_ = std::make_unique<CpuBf16>(*this);
+    return bf16_.get();
   } else {
-    const long long nn = (long long)n;
-#pragma omp parallel for schedule(static)
-    for (long long i = 0; i < nn; ++i) dst[i] = bf16_round(src[i]);
+    return nullptr;
   }
+}
+
+void CpuBf16::round_bf16(uint16_t* dst, const float* src, size_t n) {
+  const long long nn = (long long)n;
+#pragma omp parallel for schedule(static)
+  for (long long i = 0; i < nn; ++i) dst[i] = bf16_round(src[i]);
 }
 
 // bf16 GEMM: oneDNN's bf16 matmul (AMX / AVX512-BF16) when it has one for this CPU, else an
 // emulation with the same numbers up to summation order: bf16 values are float32 values, so
 // widening the inputs and running the float32 GEMM multiplies exactly the rounded inputs
 // with float32 accumulation.
-template <class T>
-void CpuBackend<T>::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A,
-                              int lda, const uint16_t* B, int ldb, T beta, T* C, int ldc) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);  // refuses
-  } else {
+void CpuBf16::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                        const uint16_t* B, int ldb, float beta, float* C, int ldc) {
+  {
     bool done = false;
-    if (matmul())
+    if (be_.matmul())
       timed_gemm([&] {
-        done = matmul()->run(GemmInput::BF16, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        done = be_.matmul()->run(GemmInput::BF16, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
       });
     if (done) return;
     // Stored extents: op(A) is M x K, stored M x lda (No) or K x lda (Yes); likewise B.
     const size_t na = size_t(ta == Trans::No ? M : K) * lda;
     const size_t nb = size_t(tb == Trans::No ? K : N) * ldb;
-    if (widened_.size() < na + nb) widened_.resize(na + nb);
-    float* wa = widened_.data();
+    std::vector<float>& widened = be_.widened_;
+    if (widened.size() < na + nb) widened.resize(na + nb);
+    float* wa = widened.data();
     float* wb = wa + na;
     const long long ia = (long long)na, ib = (long long)nb;
 #pragma omp parallel for schedule(static)
@@ -185,33 +188,26 @@ void CpuBackend<T>::linear_fwd(T* y, const T* x, const T* W, const T* b, int row
   Backend<T>::linear_fwd(y, x, W, b, rows, out, in);
 }
 
-template <class T>
-void CpuBackend<T>::linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b,
-                                    int rows, int out, int in) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (matmul()) {
-      bool done = false;
-      timed_gemm([&] {
-        done = matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
-                             W, in, 0.0f, y, out, b);
-      });
-      if (done) return;
-    }
+void CpuBf16::linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
+                              int rows, int out, int in) {
+  if (be_.matmul()) {
+    bool done = false;
+    timed_gemm([&] {
+      done = be_.matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
+                               W, in, 0.0f, y, out, b);
+    });
+    if (done) return;
   }
-  Backend<T>::linear_fwd_bf16(y, x, W, b, rows, out, in);
+  be_.broadcast_rows(y, b, rows, out);
+  gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x, in, W, in, 1.0f, y, out);
 }
 
-template <class T>
-void CpuBackend<T>::layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
-                                       const T* b, int rows, int cols, T eps) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::layernorm_fwd_bf16(y, mean, rstd, x, g, b, rows, cols, eps);  // refuses
-  } else {
+void CpuBf16::layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x,
+                                 const float* g, const float* b, int rows, int cols, float eps) {
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; ++r)
-      layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b,
-                        cols, eps);
-  }
+  for (int r = 0; r < rows; ++r)
+    layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b, cols,
+                      eps);
 }
 
 namespace {
@@ -236,16 +232,12 @@ void col_sum_round_pass(float* out, std::vector<float>& scratch, uint16_t* Xb, c
 }
 }  // namespace
 
-template <class T>
-void CpuBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                                       const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols, drop);  // refuses
-  } else if (drop.active()) {
-    col_sum_round_pass<true>(out, colsum_scratch_, Xb, X, rows, cols, drop);
-  } else {
-    col_sum_round_pass<false>(out, colsum_scratch_, Xb, X, rows, cols, drop);
-  }
+void CpuBf16::col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                                 const DropoutSpec& drop) {
+  if (drop.active())
+    col_sum_round_pass<true>(out, be_.colsum_scratch_, Xb, X, rows, cols, drop);
+  else
+    col_sum_round_pass<false>(out, be_.colsum_scratch_, Xb, X, rows, cols, drop);
 }
 
 template <class T>
