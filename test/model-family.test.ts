@@ -43,6 +43,9 @@ describe('ViT at any image and patch size', () => {
 describe('family selector', () => {
   const addon = native();
   const base = { imageSize: 32, channels: 3, patchSize: 4, numClasses: 10, width: 16, depth: 1, heads: 2, mlpHidden: 32 };
+  it('backendInfo lists the families', () => {
+    expect(addon.backendInfo().families).toContain('vit');
+  });
   it('the default family is vit; an unknown family names the known ones', () => {
     expect(() => new addon.NativeModel({ ...base, family: 'vit' } as never, {})).not.toThrow();
     expect(() => new addon.NativeModel({ ...base, family: 'resnet' } as never, {})).toThrow(/config\.family: got "resnet", expected one of "vit"/);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "args.h"
+#include "core/family.h"
 #include "core/registry.h"
 #include "cpu/gemm.h"
 #include "cpu/blas.h"
@@ -20,7 +21,7 @@ namespace grwarm::binding {
 namespace {
 
 // backendInfo() -> { backend, backends: [{ name, available, reason, detail, origin, float64 }],
-//   gemm, blas, blasAvailable, threads, hardwareThreads, simd, cuda, cudaReason }
+//   gemm, blas, blasAvailable, threads, hardwareThreads, simd, families, cuda, cudaReason }
 // `backend` is the device "auto" picks; each entry says why a backend is unavailable.
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -65,6 +66,10 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   o.Set("simd", cpu::simd_level());
   // "cuda"/"cudaReason" keep their names for the JS API; they describe the first registered
   // accelerator backend (the CUDA plugin is the one there is).
+  const std::vector<std::string> fams = family_names();
+  Napi::Array families = Napi::Array::New(env, fams.size());
+  for (size_t i = 0; i < fams.size(); ++i) families.Set(uint32_t(i), fams[i]);
+  o.Set("families", families);
   o.Set("cuda", accel);
   o.Set("cudaReason", accel_reason);
   return o;

@@ -162,6 +162,26 @@ class Backend {
   virtual void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
                              const AttnShape& s, const DropoutSpec& drop) = 0;
 
+  // Attention within windows with an additive bias (Swin's relative position bias, plus the
+  // shifted-window mask): qkv [B, Tn, 3, H, hd] as attention_fwd, scores
+  // S = q k^T / sqrt(hd) + bias[b mod nb, h] (bias [nb, H, Tn, Tn]), P = softmax(S) kept in
+  // probs [B, H, Tn, Tn], out [B, Tn, H*hd] = P v. No dropout (Swin's attention has none).
+  virtual void attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                  const AttnShape& s) = 0;
+  // dqkv, and dscores [B, H, Tn, Tn] = dL/dS: the gradient of each sequence's bias.
+  virtual void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                  const T* probs, const AttnShape& s) = 0;
+
+  // ---- token rearrangement and pooling (hierarchical families: Swin) ---------------------
+  // Y[r, :] = X[idx[r], :] for r < rows, `cols` values per row (idx: int32, backend memory).
+  // Swin's cyclic shift with window partition, the window reverse and patch merging's 2x2
+  // gather are row permutations; the backward of one is this op with the inverse permutation.
+  virtual void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) = 0;
+  // out[b, :] = (1/L) sum over l of x[b, l, :]   (x [B, L, D]; l ascending, a fixed order)
+  virtual void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) = 0;
+  // dx[b, l, :] = dout[b, :] / L
+  virtual void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) = 0;
+
   // ---- head -----------------------------------------------------------------------------
   // out[b, :] = x[b, 0, :]  and its transpose-scatter for the backward pass (rest zeroed).
   virtual void gather_cls(T* out, const T* x, int B, int Tn, int D) = 0;

@@ -84,6 +84,23 @@ class ProfilingBackend final : public Backend<T>, private Bf16Ops {
                      GeluKind k, const DropoutSpec& d) override {
     GW_TIMED("gelu_bwd_bf16", in_->bf16()->gelu_bwd_bf16(db, dhb, dout, h, r, c, k, d));
   }
+  void attention_bias_fwd(T* o, T* p, const T* qkv, const T* bias, int nb,
+                          const AttnShape& s) override {
+    GW_TIMED("attention_bias_fwd", in_->attention_bias_fwd(o, p, qkv, bias, nb, s));
+  }
+  void attention_bias_bwd(T* dqkv, T* ds, const T* dout, const T* qkv, const T* p,
+                          const AttnShape& s) override {
+    GW_TIMED("attention_bias_bwd", in_->attention_bias_bwd(dqkv, ds, dout, qkv, p, s));
+  }
+  void gather_rows(T* Y, const T* X, const int32_t* idx, int r, int c) override {
+    GW_TIMED("gather_rows", in_->gather_rows(Y, X, idx, r, c));
+  }
+  void mean_tokens_fwd(T* o, const T* x, int B, int L, int D) override {
+    GW_TIMED("mean_tokens_fwd", in_->mean_tokens_fwd(o, x, B, L, D));
+  }
+  void mean_tokens_bwd(T* dx, const T* d, int B, int L, int D) override {
+    GW_TIMED("mean_tokens_bwd", in_->mean_tokens_bwd(dx, d, B, L, D));
+  }
   void broadcast_rows(T* Y, const T* b, int r, int c) override {
     GW_TIMED("broadcast_rows", in_->broadcast_rows(Y, b, r, c));
   }

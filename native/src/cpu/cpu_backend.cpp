@@ -1,6 +1,8 @@
 // CPU implementations of the memory, embedding, normalisation, activation and head ops.
 // Compiled once per ISA variant (isa.h); isa_kernels() at the end is the variant's entry point.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <chrono>
 #include <type_traits>
 #include <cstdlib>
@@ -386,6 +388,135 @@ template <class T>
 void CpuBackend<T>::attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
                                   const AttnShape& s, const DropoutSpec& drop) {
   attention_backward(dqkv, dout, qkv, probs, s, drop);
+}
+
+// ---- window attention with an additive bias ---------------------------------------------------
+// Windows are short (Swin: 49 or 16 tokens), so plain loops per (sequence, head) suffice; each
+// (b, h) is one task, summed in index order: deterministic for any thread count.
+
+template <class T>
+void CpuBackend<T>::attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                       const AttnShape& s) {
+  const int N = s.Tn, H = s.H, hd = s.hd, D = H * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  const long long tasks = (long long)s.B * H;
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tasks; ++t) {
+    const int b = int(t / H), h = int(t % H);
+    const T* base = qkv + size_t(b) * N * 3 * D;
+    const T* bb = bias + (size_t(b % nb) * H + h) * N * N;
+    T* P = probs + (size_t(b) * H + h) * N * N;
+    for (int i = 0; i < N; ++i) {
+      const T* q = base + size_t(i) * 3 * D + size_t(h) * hd;
+      T* p = P + size_t(i) * N;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int j = 0; j < N; ++j) {
+        const T* k = base + size_t(j) * 3 * D + D + size_t(h) * hd;
+        T dot = T(0);
+        for (int d = 0; d < hd; ++d) dot += q[d] * k[d];
+        p[j] = dot * scale + bb[size_t(i) * N + j];
+        mx = std::max(mx, p[j]);
+      }
+      T sum = T(0);
+      for (int j = 0; j < N; ++j) {
+        p[j] = std::exp(p[j] - mx);
+        sum += p[j];
+      }
+      const T inv = T(1) / sum;
+      for (int j = 0; j < N; ++j) p[j] *= inv;
+      T* o = out + (size_t(b) * N + i) * D + size_t(h) * hd;
+      for (int d = 0; d < hd; ++d) o[d] = T(0);
+      for (int j = 0; j < N; ++j) {
+        const T* v = base + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p[j] * v[d];
+      }
+    }
+  }
+}
+
+template <class T>
+void CpuBackend<T>::attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                       const T* probs, const AttnShape& s) {
+  const int N = s.Tn, H = s.H, hd = s.hd, D = H * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  const long long tasks = (long long)s.B * H;
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tasks; ++t) {
+    const int b = int(t / H), h = int(t % H);
+    const T* base = qkv + size_t(b) * N * 3 * D;
+    T* dbase = dqkv + size_t(b) * N * 3 * D;
+    const T* P = probs + (size_t(b) * H + h) * N * N;
+    T* dS = dscores + (size_t(b) * H + h) * N * N;
+    // this head's slices of dq, dk, dv: zeroed, then accumulated over i in index order
+    for (int j = 0; j < N; ++j)
+      for (int c = 0; c < 3; ++c)
+        std::fill_n(dbase + size_t(j) * 3 * D + size_t(c) * D + size_t(h) * hd, hd, T(0));
+    for (int i = 0; i < N; ++i) {
+      const T* g = dout + (size_t(b) * N + i) * D + size_t(h) * hd;
+      const T* p = P + size_t(i) * N;
+      T* ds = dS + size_t(i) * N;
+      T dot_pd = T(0);
+      for (int j = 0; j < N; ++j) {
+        const T* v = base + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        T* dv = dbase + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        T dp = T(0);
+        for (int d = 0; d < hd; ++d) {
+          dp += g[d] * v[d];
+          dv[d] += p[j] * g[d];
+        }
+        ds[j] = dp;  // dP for now
+        dot_pd += p[j] * dp;
+      }
+      const T* q = base + size_t(i) * 3 * D + size_t(h) * hd;
+      T* dq = dbase + size_t(i) * 3 * D + size_t(h) * hd;
+      for (int j = 0; j < N; ++j) {
+        ds[j] = p[j] * (ds[j] - dot_pd);
+        const T* k = base + size_t(j) * 3 * D + D + size_t(h) * hd;
+        T* dk = dbase + size_t(j) * 3 * D + D + size_t(h) * hd;
+        const T w = ds[j] * scale;
+        for (int d = 0; d < hd; ++d) {
+          dq[d] += w * k[d];
+          dk[d] += w * q[d];
+        }
+      }
+    }
+  }
+}
+
+// ---- token rearrangement and pooling ---------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r)
+    std::copy(X + size_t(idx[r]) * cols, X + size_t(idx[r] + 1) * cols, Y + size_t(r) * cols);
+}
+
+template <class T>
+void CpuBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
+  const T inv = T(1) / T(L);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    T* o = out + size_t(b) * D;
+    std::fill(o, o + D, T(0));
+    for (int l = 0; l < L; ++l) {
+      const T* xr = x + (size_t(b) * L + l) * D;
+      for (int d = 0; d < D; ++d) o[d] += xr[d];
+    }
+    for (int d = 0; d < D; ++d) o[d] *= inv;
+  }
+}
+
+template <class T>
+void CpuBackend<T>::mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) {
+  const T inv = T(1) / T(L);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int l = 0; l < L; ++l) {
+      T* d = dx + (size_t(b) * L + l) * D;
+      const T* g = dout + size_t(b) * D;
+      for (int j = 0; j < D; ++j) d[j] = g[j] * inv;
+    }
 }
 
 // ---- head -------------------------------------------------------------------------------------

@@ -65,6 +65,14 @@ class CpuBackend final : public Backend<T> {
   void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const AttnShape& s,
                      const DropoutSpec& drop) override;
 
+  void attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                          const AttnShape& s) override;
+  void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv, const T* probs,
+                          const AttnShape& s) override;
+  void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) override;
+  void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) override;
+  void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) override;
+
   void gather_cls(T* out, const T* x, int B, int Tn, int D) override;
   void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) override;
   void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,

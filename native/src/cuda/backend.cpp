@@ -199,6 +199,33 @@ void CudaBackend<T>::attention_bwd(T* dqkv, const T* dout, const T* qkv, const T
 // ---- head -------------------------------------------------------------------------------
 
 template <class T>
+void CudaBackend<T>::attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                        const AttnShape& s) {
+  launch_attention_bias_fwd(enter(), out, probs, qkv, bias, nb, s);
+}
+
+template <class T>
+void CudaBackend<T>::attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                        const T* probs, const AttnShape& s) {
+  launch_attention_bias_bwd(enter(), dqkv, dscores, dout, qkv, probs, s);
+}
+
+template <class T>
+void CudaBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) {
+  launch_gather_rows(enter(), Y, X, idx, rows, cols);
+}
+
+template <class T>
+void CudaBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
+  launch_mean_tokens_fwd(enter(), out, x, B, L, D);
+}
+
+template <class T>
+void CudaBackend<T>::mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) {
+  launch_mean_tokens_bwd(enter(), dx, dout, B, L, D);
+}
+
+template <class T>
 void CudaBackend<T>::gather_cls(T* out, const T* x, int B, int Tn, int D) {
   launch_gather_cls(enter(), out, x, B, Tn, D);
 }
