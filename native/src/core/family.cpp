@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "families/swin.h"
 #include "families/vit.h"
 #include "grwarm/dropout.h"
 
@@ -11,7 +12,8 @@ namespace {
 // The registry: one line per family.
 const std::vector<const Family*>& families() {
   static const VitFamily vit;
-  static const std::vector<const Family*> all = {&vit};
+  static const SwinFamily swin;
+  static const std::vector<const Family*> all = {&vit, &swin};
   return all;
 }
 }  // namespace
@@ -50,10 +52,17 @@ void Net<T>::linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int
                         int in) {
   if (b_.bf) {
     if (x) b_.bf->round_bf16(x_b, f32(x), size_t(rows) * in);
-    b_.bf->linear_fwd_bf16(f32(y), x_b, b_.params_b + w, f32(prm(b)), rows, out, in);
+    if (b == kNoBias)
+      b_.bf->gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x_b, in, b_.params_b + w, in, 0.0f,
+                       f32(y), out);
+    else
+      b_.bf->linear_fwd_bf16(f32(y), x_b, b_.params_b + w, f32(prm(b)), rows, out, in);
     return;
   }
-  b_.be->linear_fwd(y, x, prm(w), prm(b), rows, out, in);
+  if (b == kNoBias)
+    b_.be->gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, prm(w), in, T(0), y, out);
+  else
+    b_.be->linear_fwd(y, x, prm(w), prm(b), rows, out, in);
 }
 
 // Gradients are written, not added: each parameter is used exactly once per forward pass. The
@@ -62,13 +71,16 @@ template <class T>
 void Net<T>::linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,
                         int rows, int out, int in) {
   if (b_.bf) {
-    b_.bf->col_sum_round_bf16(f32(grd(b)), dy_b_, f32(dy), rows, out, DropoutSpec{});
+    if (b == kNoBias)
+      b_.bf->round_bf16(dy_b_, f32(dy), size_t(rows) * out);
+    else
+      b_.bf->col_sum_round_bf16(f32(grd(b)), dy_b_, f32(dy), rows, out, DropoutSpec{});
     linear_bwd_rounded(dx, x_b, w, rows, out, in);
     return;
   }
   Backend<T>* be = b_.be;
   be->gemm(Trans::Yes, Trans::No, out, in, rows, T(1), dy, out, x, in, T(0), grd(w), in);
-  be->col_sum(grd(b), dy, rows, out, false);
+  if (b != kNoBias) be->col_sum(grd(b), dy, rows, out, false);
   if (dx) be->gemm(Trans::No, Trans::No, rows, in, out, T(1), dy, out, prm(w), in, T(0), dx, in);
 }
 

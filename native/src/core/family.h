@@ -51,7 +51,9 @@ class Net {
   // Dropout/drop-path mask of `site`; `per_sample` elements of the site's tensor belong to one
   // sample (masks are keyed by the global element index in data-parallel runs).
   DropoutSpec drop(uint64_t seed, uint32_t site, bool train, float rate, uint64_t per_sample) const;
-  // y[rows, out] = x W^T + b (w, b: offsets into the flat buffer). bf16 mode: x (when not
+  // Bias offset of a Linear layer without bias (timm's PatchMerging reduction).
+  static constexpr size_t kNoBias = ~size_t(0);
+  // y[rows, out] = x W^T + b (w, b: offsets into the flat buffer; b may be kNoBias). bf16 mode: x (when not
   // null) is rounded into x_b first; a null x means the producer already wrote x_b.
   void linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int rows, int out, int in);
   // dW = dy^T x, db = colsum dy, and (if dx) dx = dy W, written not added. bf16 mode: from
