@@ -66,6 +66,23 @@ export const VIT_PRESETS: Record<VitPreset, VitConfig> = {
   'swin-micro': swin(32, 4, 16, [2, 2], [2, 4], 4, 10),
 };
 
+/**
+ * The model a run trains: the preset's shape on the data's images (size, channels, classes)
+ * with the run's patch size, dropout and GELU. A Swin preset used at another image size than
+ * its own (224 px) gets window 4, the CIFAR variants of docs/method.md section 4.7 (at 32 px
+ * with patch 2: stages of 16, 8, 4, 2 tokens a side).
+ */
+export function runModelConfig(
+  preset: VitPreset,
+  data: { imageSize: number; channels: number; numClasses: number },
+  opts: { patchSize: number; dropout: number; gelu: 'tanh' | 'erf' },
+): VitConfig {
+  const base = vitConfig(preset);
+  const c = vitConfig(preset, { ...data, ...opts });
+  if (base.family === 'swin' && data.imageSize !== base.imageSize) c.window = 4;
+  return c;
+}
+
 /** A full config from a preset name plus overrides. */
 export function vitConfig(preset: VitPreset, overrides: Partial<VitConfig> = {}): VitConfig {
   const base = VIT_PRESETS[preset];
