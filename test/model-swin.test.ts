@@ -37,8 +37,9 @@ describe('swin', () => {
     expect(names.slice(-4)).toEqual(['norm.weight', 'norm.bias', 'head.fc.weight', 'head.fc.bias']);
   });
 
-  it('backward = central finite differences (float64), every tensor', async () => {
-    const model = createModel(TINY_SWIN, { precision: 'float64', seed: 3 });
+  it('backward = central finite differences (float64), every tensor, with stochastic depth', async () => {
+    // drop path 0.5: the per-sample masks are a pure function of the step seed, so L is smooth
+    const model = createModel({ ...TINY_SWIN, dropPath: 0.5 }, { precision: 'float64', seed: 3 });
     randomizeParams(model, 11);
     const { images, labels } = randomBatch(TINY_SWIN, 2, 5);
     const fb = { seed: 1, train: true, labelSmoothing: 0 };

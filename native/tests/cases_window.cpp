@@ -239,6 +239,52 @@ void gather_cases(Ctx<T>& c) {
   }
 }
 
+// Drop path: x_out = x_in + m_b branch (one product and one sum: 2 u (|x_in| + |m b|)) and
+// dbranch = m_b dx (one product: u |m dx|), with the sample multipliers of the shared formula.
+template <class T>
+void drop_path_cases(Ctx<T>& c) {
+  for (float p : {0.0f, 0.3f}) {
+    const int B = 9;
+    const size_t n = 37;
+    const DropoutSpec d = make_dropout(1234, 1007, p);
+    Rng rng(int(p * 10) + 5);
+    const std::vector<T> x = rng.vec<T>(B * n, -1, 1), br = rng.vec<T>(B * n, -1, 1), g = rng.vec<T>(B * n, -1, 1);
+    ref::Want wf, wb;
+    wf.e.resize(B * n);
+    wb.e.resize(B * n);
+    int dropped = 0;
+    for (int b = 0; b < B; ++b) {
+      const double m = ref::mult(d, uint64_t(b));
+      dropped += m == 0.0;
+      for (size_t i = 0; i < n; ++i) {
+        const size_t k = size_t(b) * n + i;
+        wf.e.ref[k] = double(x[k]) + m * double(br[k]);
+        wf.e.scale[k] = std::fabs(double(x[k])) + 2 * std::fabs(m * double(br[k]));
+        wb.e.ref[k] = m * double(g[k]);
+        wb.e.scale[k] = std::fabs(m * double(g[k]));
+      }
+    }
+    wf.units = wb.units = 2;
+    wf.basis = "2 u (|x_in| + 2 |m branch|)";
+    wb.basis = "2 u |m dx|";
+    const std::string shape = "B=9 per_sample=37 p=" + num_str(p) + " (" + std::to_string(dropped) + " samples dropped)";
+    c.check("drop_path_fwd", shape,
+            [&] {
+              Buf<T> xx(c.be, x), bb(c.be, br), out(c.be, x.size());
+              c.be.drop_path_fwd(out.get(), xx.get(), bb.get(), B, n, d);
+              return typename Ctx<T>::Outputs{to_double(out.download())};
+            },
+            {{"x_out", &wf}});
+    c.check("drop_path_bwd", shape,
+            [&] {
+              Buf<T> gg(c.be, g), out(c.be, x.size());
+              c.be.drop_path_bwd(out.get(), gg.get(), B, n, d);
+              return typename Ctx<T>::Outputs{to_double(out.download())};
+            },
+            {{"dbranch", &wb}});
+  }
+}
+
 template <class T>
 void mean_cases(Ctx<T>& c) {
   for (auto [B, L, D] : {std::tuple{2, 49, 5}, std::tuple{3, 4, 768}, std::tuple{1, 1, 3}}) {
@@ -313,6 +359,7 @@ template <class T>
 void cases_window(Ctx<T>& c) {
   attention_bias_cases(c);
   gather_cases(c);
+  drop_path_cases(c);
   mean_cases(c);
 }
 

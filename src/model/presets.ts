@@ -29,6 +29,8 @@ export interface VitConfig {
   stageHeads?: number[];
   /** Window side in tokens (clipped to a stage's side, the shift then dropped). */
   window?: number;
+  /** Swin: stochastic depth rate of the last block (timm's drop_path_rate; linear from 0). */
+  dropPath?: number;
 }
 
 const BASE: Omit<VitConfig, 'width' | 'depth' | 'heads'> = {
@@ -98,7 +100,7 @@ export function toNativeConfig(c: VitConfig): NativeVitConfig {
     return {
       family: 'swin', imageSize: c.imageSize, channels: c.channels, patchSize: c.patchSize,
       numClasses: c.numClasses, dropout: c.dropout, gelu: c.gelu,
-      embedDim: c.embedDim, depths: c.depths, stageHeads: c.stageHeads, window: c.window, mlpRatio: c.mlpRatio,
+      embedDim: c.embedDim, depths: c.depths, stageHeads: c.stageHeads, window: c.window, mlpRatio: c.mlpRatio, dropPath: c.dropPath ?? 0,
     } as unknown as NativeVitConfig;
   }
   return {

@@ -86,7 +86,7 @@ export function checkModelConfig(raw: unknown, cfg: RunConfig, fail: Fail): VitC
   }
   if (o.gelu !== 'tanh' && o.gelu !== 'erf') fail(`metadata "${F}": gelu: got ${formatValue(o.gelu)}, expected "tanh" or "erf"`);
   const mc = o as unknown as VitConfig;
-  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu', 'family', 'embedDim', 'depths', 'stageHeads', 'window']);
+  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu', 'family', 'embedDim', 'depths', 'stageHeads', 'window', 'dropPath']);
   const extra = Object.keys(o).filter((k) => !known.has(k));
   if (extra.length > 0) fail(`metadata "${F}": unknown key ${formatValue(extra[0])}`);
   if (mc.imageSize % mc.patchSize !== 0) {

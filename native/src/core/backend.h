@@ -177,6 +177,14 @@ class Backend {
   // Swin's cyclic shift with window partition, the window reverse and patch merging's 2x2
   // gather are row permutations; the backward of one is this op with the inverse permutation.
   virtual void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) = 0;
+  // Stochastic depth (drop path): x_out[b, :] = x_in[b, :] + m_b branch[b, :] for B samples of
+  // per_sample elements, m_b = dropout_scale(drop, b) (0 or 1/(1-p), keyed by the sample
+  // index; 1 when inactive). x_out may alias x_in.
+  virtual void drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B, size_t per_sample,
+                             const DropoutSpec& drop) = 0;
+  // dbranch[b, :] = m_b dx[b, :]
+  virtual void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                             const DropoutSpec& drop) = 0;
   // out[b, :] = (1/L) sum over l of x[b, l, :]   (x [B, L, D]; l ascending, a fixed order)
   virtual void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) = 0;
   // dx[b, l, :] = dout[b, :] / L

@@ -95,6 +95,12 @@ class ProfilingBackend final : public Backend<T>, private Bf16Ops {
   void gather_rows(T* Y, const T* X, const int32_t* idx, int r, int c) override {
     GW_TIMED("gather_rows", in_->gather_rows(Y, X, idx, r, c));
   }
+  void drop_path_fwd(T* o, const T* x, const T* br, int B, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("drop_path_fwd", in_->drop_path_fwd(o, x, br, B, n, d));
+  }
+  void drop_path_bwd(T* db, const T* dx, int B, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("drop_path_bwd", in_->drop_path_bwd(db, dx, B, n, d));
+  }
   void mean_tokens_fwd(T* o, const T* x, int B, int L, int D) override {
     GW_TIMED("mean_tokens_fwd", in_->mean_tokens_fwd(o, x, B, L, D));
   }

@@ -493,6 +493,28 @@ void CpuBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows, 
 }
 
 template <class T>
+void CpuBackend<T>::drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B,
+                                  size_t per_sample, const DropoutSpec& drop) {
+  for (int b = 0; b < B; ++b) {
+    const T m = dropout_scale<T>(drop, uint64_t(b));
+    const long long n = (long long)per_sample, base = (long long)b * n;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < n; ++i) x_out[base + i] = x_in[base + i] + m * branch[base + i];
+  }
+}
+
+template <class T>
+void CpuBackend<T>::drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                                  const DropoutSpec& drop) {
+  for (int b = 0; b < B; ++b) {
+    const T m = dropout_scale<T>(drop, uint64_t(b));
+    const long long n = (long long)per_sample, base = (long long)b * n;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < n; ++i) dbranch[base + i] = m * dx[base + i];
+  }
+}
+
+template <class T>
 void CpuBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
   const T inv = T(1) / T(L);
 #pragma omp parallel for schedule(static)

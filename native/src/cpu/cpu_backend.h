@@ -70,6 +70,10 @@ class CpuBackend final : public Backend<T> {
   void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv, const T* probs,
                           const AttnShape& s) override;
   void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) override;
+  void drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
+  void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
   void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) override;
   void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) override;
 

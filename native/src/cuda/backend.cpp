@@ -216,6 +216,18 @@ void CudaBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows,
 }
 
 template <class T>
+void CudaBackend<T>::drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B,
+                                   size_t per_sample, const DropoutSpec& drop) {
+  launch_drop_path_fwd(enter(), x_out, x_in, branch, B, per_sample, drop);
+}
+
+template <class T>
+void CudaBackend<T>::drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                                   const DropoutSpec& drop) {
+  launch_drop_path_bwd(enter(), dbranch, dx, B, per_sample, drop);
+}
+
+template <class T>
 void CudaBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
   launch_mean_tokens_fwd(enter(), out, x, B, L, D);
 }

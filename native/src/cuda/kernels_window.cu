@@ -127,6 +127,23 @@ __global__ void attention_bias_bwd_cols(T* dqkv, const T* dscores, const T* dout
   }
 }
 
+// Drop path: one thread per element; the sample's multiplier from the shared mask formula.
+template <class T>
+__global__ void drop_path_fwd_kernel(T* x_out, const T* x_in, const T* branch, size_t n,
+                                     size_t per_sample, DropoutSpec drop) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  x_out[i] = x_in[i] + dropout_scale<T>(drop, uint64_t(i / per_sample)) * branch[i];
+}
+
+template <class T>
+__global__ void drop_path_bwd_kernel(T* dbranch, const T* dx, size_t n, size_t per_sample,
+                                     DropoutSpec drop) {
+  const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  dbranch[i] = dropout_scale<T>(drop, uint64_t(i / per_sample)) * dx[i];
+}
+
 constexpr int kWindowThreads = 256;
 unsigned blocks_for(size_t n) { return unsigned((n + kWindowThreads - 1) / kWindowThreads); }
 
@@ -165,6 +182,24 @@ void launch_gather_rows(cudaStream_t s, T* Y, const T* X, const int32_t* idx, in
 }
 
 template <class T>
+void launch_drop_path_fwd(cudaStream_t s, T* x_out, const T* x_in, const T* branch, int B,
+                          size_t per_sample, const DropoutSpec& drop) {
+  const size_t n = size_t(B) * per_sample;
+  if (n == 0) return;
+  drop_path_fwd_kernel<<<blocks_for(n), kWindowThreads, 0, s>>>(x_out, x_in, branch, n, per_sample, drop);
+  check_launch("drop_path_fwd");
+}
+
+template <class T>
+void launch_drop_path_bwd(cudaStream_t s, T* dbranch, const T* dx, int B, size_t per_sample,
+                          const DropoutSpec& drop) {
+  const size_t n = size_t(B) * per_sample;
+  if (n == 0) return;
+  drop_path_bwd_kernel<<<blocks_for(n), kWindowThreads, 0, s>>>(dbranch, dx, n, per_sample, drop);
+  check_launch("drop_path_bwd");
+}
+
+template <class T>
 void launch_mean_tokens_fwd(cudaStream_t s, T* out, const T* x, int B, int L, int D) {
   const size_t n = size_t(B) * D;
   if (n == 0) return;
@@ -186,6 +221,9 @@ void launch_mean_tokens_bwd(cudaStream_t s, T* dx, const T* dout, int B, int L, 
   template void launch_attention_bias_bwd<T>(cudaStream_t, T*, T*, const T*, const T*, const T*, \
                                              const AttnShape&);                                 \
   template void launch_gather_rows<T>(cudaStream_t, T*, const T*, const int32_t*, int, int);    \
+  template void launch_drop_path_fwd<T>(cudaStream_t, T*, const T*, const T*, int, size_t,       \
+                                        const DropoutSpec&);                                    \
+  template void launch_drop_path_bwd<T>(cudaStream_t, T*, const T*, int, size_t, const DropoutSpec&); \
   template void launch_mean_tokens_fwd<T>(cudaStream_t, T*, const T*, int, int, int);           \
   template void launch_mean_tokens_bwd<T>(cudaStream_t, T*, const T*, int, int, int);
 GW_INSTANTIATE(float)

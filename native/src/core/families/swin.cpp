@@ -171,6 +171,18 @@ class SwinNet final : public Net<T> {
     T *bias, *bias_h, *tmp, *dx, *dtmp, *dln, *dhid, *dqkv, *datt, *dscores, *dpooled, *dpatch;
   };
 
+  // Stochastic depth of block `m` of stage `si`: timm's rate, linear from 0 at the first block
+  // to drop_path at the last; one site per residual branch, masks keyed by the sample.
+  DropoutSpec drop_path(uint64_t seed, size_t si, int m, int branch, bool train) const {
+    int k = m, total = 0;
+    for (size_t s = 0; s < S_.size(); ++s) {
+      if (s < si) k += S_[s].depth;
+      total += S_[s].depth;
+    }
+    const float rate = total > 1 ? cfg_.drop_path * float(k) / float(total - 1) : 0.0f;
+    return Net<T>::drop(seed, uint32_t(1000 + 2 * k + branch), train, rate, 1);
+  }
+
   ModelConfig cfg_;
   std::vector<Stage> S_;
   Offsets o_;
@@ -303,7 +315,7 @@ void SwinNet<T>::adopt() {
 }
 
 template <class T>
-void SwinNet<T>::forward(const float* images, int B, uint64_t, bool, T* logits) {
+void SwinNet<T>::forward(const float* images, int B, uint64_t seed, bool train, T* logits) {
   Backend<T>* be = b_.be;
   Acts& Z = acts_;
   dy_b_ = Z.dy_b;
@@ -353,12 +365,12 @@ void SwinNet<T>::forward(const float* images, int B, uint64_t, bool, T* logits) 
       be->attention_bias_fwd(b.att, b.probs, b.qkv, Z.bias, nW, AttnShape{B * nW, N, H, C / H});
       this->linear_fwd(Z.dtmp, b.att, b.att_b, k.proj_w, k.proj_b, BL, C, C);
       be->gather_rows(Z.dln, Z.dtmp, A.rev[sh], BL, C);
-      be->residual_fwd(b.x_mid, b.x_in, Z.dln, size_t(BL) * C, DropoutSpec{});
+      be->drop_path_fwd(b.x_mid, b.x_in, Z.dln, B, size_t(L) * C, drop_path(seed, si, m, 0, train));
       be->layernorm_fwd(b.ln2, b.mean2, b.rstd2, b.x_mid, prm(k.ln2_w), prm(k.ln2_b), BL, C, T(eps));
       this->linear_fwd(b.fc1, b.ln2, b.ln2_b, k.fc1_w, k.fc1_b, BL, M, C);
       be->gelu_fwd(b.gelu, b.fc1, size_t(BL) * M, cfg_.gelu, DropoutSpec{});
       this->linear_fwd(Z.dtmp, b.gelu, b.gelu_b, k.fc2_w, k.fc2_b, BL, C, M);
-      be->residual_fwd(x_next, b.x_mid, Z.dtmp, size_t(BL) * C, DropoutSpec{});
+      be->drop_path_fwd(x_next, b.x_mid, Z.dtmp, B, size_t(L) * C, drop_path(seed, si, m, 1, train));
       x = x_next;
     }
   }
@@ -370,7 +382,7 @@ void SwinNet<T>::forward(const float* images, int B, uint64_t, bool, T* logits) 
 }
 
 template <class T>
-void SwinNet<T>::backward(const T* dlogits, int B, uint64_t, bool) {
+void SwinNet<T>::backward(const T* dlogits, int B, uint64_t seed, bool train) {
   Backend<T>* be = b_.be;
   Acts& Z = acts_;
   dy_b_ = Z.dy_b;
@@ -391,14 +403,16 @@ void SwinNet<T>::backward(const T* dlogits, int B, uint64_t, bool) {
       BlockActs& b = A.blocks[m];
       const BlockOffsets& k = so.blocks[m];
       const int sh = (m % 2 == 1 && st.shift > 0) ? 1 : 0;
-      // x_next = x_mid + fc2(gelu(fc1(LN2(x_mid)))):  dx holds d x_next
-      this->linear_bwd(Z.dhid, Z.dx, b.gelu, b.gelu_b, k.fc2_w, k.fc2_b, BL, C, M);
+      // x_next = x_mid + drop_path(fc2(gelu(fc1(LN2(x_mid))))):  dx holds d x_next
+      be->drop_path_bwd(Z.datt, Z.dx, B, size_t(L) * C, drop_path(seed, si, m, 1, train));
+      this->linear_bwd(Z.dhid, Z.datt, b.gelu, b.gelu_b, k.fc2_w, k.fc2_b, BL, C, M);
       be->gelu_bwd(Z.dhid, Z.dhid, b.fc1, size_t(BL) * M, cfg_.gelu, DropoutSpec{});
       this->linear_bwd(Z.dln, Z.dhid, b.ln2, b.ln2_b, k.fc1_w, k.fc1_b, BL, M, C);
       be->layernorm_bwd(Z.dx, grd(k.ln2_w), grd(k.ln2_b), Z.dln, b.x_mid, b.mean2, b.rstd2,
                         prm(k.ln2_w), BL, C, true);
       // x_mid = x_in + reverse(proj(attention(qkv(partition(LN1(x_in)))))):  dx holds d x_mid
-      be->gather_rows(Z.dtmp, Z.dx, A.part[sh], BL, C);  // the reverse's adjoint: the partition
+      be->drop_path_bwd(Z.datt, Z.dx, B, size_t(L) * C, drop_path(seed, si, m, 0, train));
+      be->gather_rows(Z.dtmp, Z.datt, A.part[sh], BL, C);  // the reverse's adjoint: the partition
       this->linear_bwd(Z.datt, Z.dtmp, b.att, b.att_b, k.proj_w, k.proj_b, BL, C, C);
       be->attention_bias_bwd(Z.dqkv, Z.dscores, Z.datt, b.qkv, b.probs, AttnShape{B * nW, N, H, C / H});
       // the table's gradient: the bias gradient summed over every window sequence, then E^T
@@ -472,7 +486,7 @@ void SwinFamily::validate(const ModelConfig& c) const {
   if (c.window < 1) bad("window", "expected an integer >= 1");
   if (!(c.mlp_ratio > 0)) bad("mlpRatio", "expected a number > 0");
   if (c.dropout != 0.0f) bad("dropout", "the swin family has no dropout sites yet (expected 0)");
-  if (c.drop_path != 0.0f) bad("dropPath", "stochastic depth is not implemented yet (expected 0)");
+  if (!(c.drop_path >= 0.0f && c.drop_path < 1.0f)) bad("dropPath", "expected a number in [0, 1)");
   int side = c.image_size / c.patch;
   for (size_t s = 0; s < c.depths.size(); ++s) {
     if (s > 0) {
