@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "../src/cuda/cublas_api.h"
 #include "gw_emu/runtime.h"
@@ -82,24 +83,38 @@ std::string check(const Gemm& g, const void* A, const void* B, const void* C, si
   return inside("C", C, span(g.m, g.n, g.ldc), g.sc, ec);
 }
 
-// C = alpha op(A) op(B) + beta C, column-major, sums over k in order in Acc.
+// C = alpha op(A) op(B) + beta C, column-major. Each element's sum runs over p = 0..k-1 in
+// order, in Acc; the loops are arranged for contiguous reads (an axpy over the column when A is
+// not transposed, a dot product along A's column when it is), which leaves that order alone.
 template <class In, class Acc, class Out, class Load>
 void compute(const Gemm& g, const In* A, const In* B, Out* C, Acc alpha, Acc beta, Load load) {
+  std::vector<Acc> acc(size_t(g.m));
   for (int b = 0; b < g.batch; ++b) {
     const In* a = A + b * g.sa;
     const In* bb = B + b * g.sb;
     Out* c = C + b * g.sc;
-    for (int j = 0; j < g.n; ++j)
-      for (int i = 0; i < g.m; ++i) {
-        Acc s = Acc(0);
+    for (int j = 0; j < g.n; ++j) {
+      auto bv = [&](int p) { return load(g.tb == blas::kOpN ? bb[p + size_t(j) * g.ldb] : bb[j + size_t(p) * g.ldb]); };
+      if (g.ta == blas::kOpN) {
+        std::fill(acc.begin(), acc.end(), Acc(0));
         for (int p = 0; p < g.k; ++p) {
-          const Acc x = load(g.ta == blas::kOpN ? a[i + size_t(p) * g.lda] : a[p + size_t(i) * g.lda]);
-          const Acc y = load(g.tb == blas::kOpN ? bb[p + size_t(j) * g.ldb] : bb[j + size_t(p) * g.ldb]);
-          s += x * y;
+          const Acc y = bv(p);
+          const In* ap = a + size_t(p) * g.lda;
+          for (int i = 0; i < g.m; ++i) acc[size_t(i)] += load(ap[i]) * y;
         }
-        Out& out = c[i + size_t(j) * g.ldc];
-        out = beta == Acc(0) ? Out(alpha * s) : Out(alpha * s + beta * Acc(out));
+      } else {
+        for (int i = 0; i < g.m; ++i) {
+          const In* ai = a + size_t(i) * g.lda;
+          Acc s = Acc(0);
+          for (int p = 0; p < g.k; ++p) s += load(ai[p]) * bv(p);
+          acc[size_t(i)] = s;
+        }
       }
+      for (int i = 0; i < g.m; ++i) {
+        Out& out = c[i + size_t(j) * g.ldc];
+        out = beta == Acc(0) ? Out(alpha * acc[size_t(i)]) : Out(alpha * acc[size_t(i)] + beta * Acc(out));
+      }
+    }
   }
 }
 
