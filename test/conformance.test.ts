@@ -136,7 +136,7 @@ describe('native conformance (CPU backend)', () => {
 });
 
 const cuda = probeCuda();
-if (!cuda.available) console.log(`CUDA conformance skipped: ${cuda.reason}`);
+if (!cuda.available) console.log(`CUDA conformance on a GPU skipped: ${cuda.reason} (every CUDA kernel runs under CPU emulation in test/cuda-emu.test.ts)`);
 
 describe.skipIf(!cuda.available)('native conformance (CUDA backend)', () => {
   it('every op matches its host reference', () => {

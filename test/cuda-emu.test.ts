@@ -139,6 +139,25 @@ describe.skipIf(!built && !BOOST_CONTEXT)('CUDA under emulation', () => {
     }
   }, 300_000);
 
+  it('a batch beyond the free device memory fails before the step, naming what it needs and what is left; the model stays usable', () => {
+    // 1300 MiB device: 300 MiB context, 768 MiB kept back by the backend, the rest for the model.
+    const [r] = childLines('oom', { GRWARM_EMU_DEVICE_MEMORY: String(1300 * 2 ** 20) }, 60_000);
+    expect(r.error).toMatch(/^out of memory: a batch of 4096 images needs [\d.]+ GiB of activation memory on cuda .*more than the [\d.]+ GiB left on the cuda device; use a smaller batch/);
+    expect(r.intact).toBe(true);
+    expect(Number.isFinite(r.smallStepLoss as number)).toBe(true);
+  }, 90_000);
+
+  it('CUDA availability tells a missing driver from an old one', () => {
+    const [none] = childLines('info', { GRWARM_EMU_DRIVER: 'none' }, 60_000);
+    expect(none.available).toBe(false);
+    expect(none.reason).toBe('no NVIDIA driver found (libcuda.so.1 cannot be loaded): install the NVIDIA driver (for CUDA 13.0: version 580 or newer)');
+    const [old] = childLines('info', { GRWARM_EMU_DRIVER: 'old' }, 60_000);
+    expect(old.reason).toBe('NVIDIA driver too old: found a driver for CUDA 12.4, this plugin needs CUDA 13.0 (driver 580 or newer)');
+    const [ok] = childLines('info', {}, 60_000);
+    expect(ok.available).toBe(true);
+    expect(ok.detail).toMatch(/^CPU emulation of CUDA \(sm_90, 80 GiB\), cuBLAS 0\.0\.0 from .*libgrwarm_cublas_emu\.so$/);
+  }, 90_000);
+
   it('every __global__ function of native/src/cuda ran', () => {
     const missing = sourceKernels().filter((k) => !totals.kernels.has(k));
     expect(sourceKernels().length).toBeGreaterThan(20);
