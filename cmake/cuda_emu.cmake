@@ -1,7 +1,8 @@
 # The CUDA plugin under CPU emulation (docs/cuda-emulation.md): every kernel of
 # native/src/cuda/*.cu compiled by g++ and run on an emulation of the CUDA execution model.
 #
-#   -DGRWARM_CUDA_EMU=ON|OFF   ON (default): build it when Boost.Context is found
+#   -DGRWARM_CUDA_EMU=ON|OFF   build it when Boost.Context is found; default: GRWARM_TESTS (on in
+#                              development builds, off in package installs, which never test)
 #
 # Targets (all in GRWARM_OUTPUT_DIR, used by tests only, never packaged):
 #   libgrwarm_cudart_emu.so   the emulator and the stand-in CUDA runtime (native/emu/runtime.cpp)
@@ -12,7 +13,12 @@
 # Sets GRWARM_HAVE_CUDA_EMU (ON/OFF).
 include_guard(GLOBAL)
 
-option(GRWARM_CUDA_EMU "Build the CUDA plugin under CPU emulation (needs Boost.Context)" ON)
+if(GRWARM_TESTS)
+  set(_gw_emu_default ON)
+else()
+  set(_gw_emu_default OFF)
+endif()
+option(GRWARM_CUDA_EMU "Build the CUDA plugin under CPU emulation (needs Boost.Context)" ${_gw_emu_default})
 set(GRWARM_HAVE_CUDA_EMU OFF)
 
 if(GRWARM_CUDA_EMU)
