@@ -147,6 +147,13 @@ describe.skipIf(!built && !BOOST_CONTEXT)('CUDA under emulation', () => {
     expect(Number.isFinite(r.smallStepLoss as number)).toBe(true);
   }, 90_000);
 
+  it('a device fault inside the plugin reaches JavaScript as an exception, and stays (sticky)', () => {
+    const [r] = childLines('fault', { GRWARM_EMU_FAULT_LAUNCH: '20' }, 60_000);
+    const errors = r.errors as string[];
+    expect(errors[0]).toMatch(/^cuda \w[\w ]*: an illegal memory access was encountered \(emulator: kernel \w+.* planted fault/);
+    expect(errors[1]).toMatch(/an illegal memory access was encountered/);
+  }, 90_000);
+
   it('CUDA availability tells a missing driver from an old one', () => {
     const [none] = childLines('info', { GRWARM_EMU_DRIVER: 'none' }, 60_000);
     expect(none.available).toBe(false);

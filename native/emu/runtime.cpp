@@ -59,6 +59,7 @@ struct Config {
   size_t device_bytes = size_t(80) << 30;  // GRWARM_EMU_DEVICE_MEMORY
   std::string driver;          // GRWARM_EMU_DRIVER=none|old: pretend the driver is missing/old
   std::string stats_path;      // GRWARM_EMU_STATS: JSON summary written at exit
+  uint64_t fault_launch = 0;   // GRWARM_EMU_FAULT_LAUNCH=N: launch N faults (error-path tests)
 };
 
 // What the emulated CUDA context itself occupies on the device (as cudaMemGetInfo reports).
@@ -89,6 +90,7 @@ const Config& config() {
       c.device_bytes = std::strtoull(s, nullptr, 10);
     if (const char* s = std::getenv("GRWARM_EMU_DRIVER")) c.driver = s;
     if (const char* s = std::getenv("GRWARM_EMU_STATS")) c.stats_path = s;
+    if (const char* s = std::getenv("GRWARM_EMU_FAULT_LAUNCH"); s && *s) c.fault_launch = std::strtoull(s, nullptr, 10);
     return cp;
   }();
   return c;
@@ -606,6 +608,10 @@ void run_launch(const LaunchRec& L) {
     const size_t lt = name.find('<');
     g_kernels.insert(lt == std::string::npos ? name : name.substr(0, lt));
   }
+  if (g_launches.load() == config().fault_launch)
+    throw DeviceFault{cudaErrorIllegalAddress, "kernel " + L.name + " (" + L.where +
+                                                   "): planted fault (GRWARM_EMU_FAULT_LAUNCH=" +
+                                                   std::to_string(config().fault_launch) + ")"};
   if (sigsetjmp(s.jmp, 1)) {
     // A kernel touched a guard page (or memory that is not mapped): s.current is the culprit.
     const std::string msg = where(s, s.current) + ": " + describe_fault(s);

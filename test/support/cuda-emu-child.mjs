@@ -6,6 +6,7 @@
 //   node cuda-emu-child.mjs plumbing <precision>   ViT-B/16, 224 px, batch 256: one GR step and an
 //                                      evaluation (one precision per process: models are not freed)
 //   node cuda-emu-child.mjs oom        a batch that does not fit fails before the step, model intact
+//   node cuda-emu-child.mjs fault      a device fault during a step: an exception, sticky
 //   node cuda-emu-child.mjs info       what backendInfo() says about CUDA
 import { backendInfo, createModel, grAt } from '../../dist/src/index.js';
 
@@ -106,6 +107,22 @@ if (mode === 'policies') {
   const intact = m.params.every((v, i) => Object.is(v, before[i]));
   const after = await m.step(small.images, small.labels, { lr: 0.1, lambda: 0, r: 0, seed: 1 });
   out({ error, intact, smallStepLoss: after.first.loss });
+} else if (mode === 'fault') {
+  // GRWARM_EMU_FAULT_LAUNCH makes one kernel launch of the step fault: the error must reach
+  // JavaScript as an exception, later calls must fail too (sticky), and the process lives on.
+  const m = createModel(SMALL, { seed: 3, precision: 'float32', device: 'cuda' });
+  m.configureOptimizer({ kind: 'sgd' });
+  const { images, labels } = batch(SMALL, 4, 1);
+  const errors = [];
+  for (let i = 0; i < 2; i++) {
+    try {
+      await m.step(images, labels, { lr: 0.1, lambda: 0, r: 0, seed: 1 });
+      errors.push('');
+    } catch (e) {
+      errors.push(String(e.message ?? e));
+    }
+  }
+  out({ errors });
 } else if (mode === 'info') {
   const cuda = backendInfo().backends.find((b) => b.name === 'cuda');
   out({ available: cuda?.available ?? false, reason: cuda?.reason ?? '', detail: cuda?.detail ?? '' });
