@@ -215,6 +215,9 @@ describe.skipIf(!built && !BOOST_CONTEXT)('the emulator catches planted faults (
     for (const r of [fwd, rev]) expect(r[1]).toBe(r[0]);
     expect(fwd[2] !== fwd[0] || rev[2] !== rev[0]).toBe(true);
   });
+  it('(not a fault) warp votes, __syncwarp and atomics give their values', () => {
+    expect(fault('warp-ops')).toContain('ballot 0x55555555, all 1, atomic sum 2016');
+  });
   it('uninitialised device memory reads as NaN; stream work waits for a synchronisation', () => {
     expect(fault('uninitialised')).toMatch(/read of unwritten memory: -?nan/);
     const t = fault('no-stream-sync');

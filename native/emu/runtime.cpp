@@ -465,6 +465,13 @@ bool resolve_shuffles(Scheduler& s) {
     for (int j = 0; j < wn; ++j) {
       if (!(ready >> j & 1u)) continue;
       Lane& l = s.lanes[size_t(w0 + j)];
+      if (l.kind == Shfl::Ballot) {
+        uint64_t bits = 0;
+        for (int k = 0; k < wn; ++k)
+          if ((l.mask >> k & 1u) && s.lanes[size_t(w0 + k)].val) bits |= uint64_t(1) << k;
+        l.res = bits;
+        continue;
+      }
       const int seg = j / l.width * l.width;
       int src = j;
       switch (l.kind) {
@@ -472,6 +479,7 @@ bool resolve_shuffles(Scheduler& s) {
         case Shfl::Down: src = j + l.arg < seg + l.width ? j + l.arg : j; break;
         case Shfl::Up: src = j - l.arg >= seg ? j - l.arg : j; break;
         case Shfl::Idx: src = seg + ((l.arg % l.width) + l.width) % l.width; break;
+        case Shfl::Ballot: break;
       }
       if (src < 0 || src >= wn || !(ready >> src & 1u)) {
         s.failure = where(s, w0 + j) + ": warp shuffle reads lane " + std::to_string(src) +

@@ -89,9 +89,23 @@ __global__ void copy_kernel(float* out, const float* in, int n) {
   if (i < n) out[i] = in[i];
 }
 
+// Not a fault: the warp votes and atomics, for their expected values.
+__global__ void warp_ops_kernel(unsigned* out, int* counter) {
+  const unsigned even = __ballot_sync(0xffffffffu, threadIdx.x % 2 == 0);
+  const int all_small = __all_sync(0xffffffffu, threadIdx.x < 64);
+  __syncwarp();
+  atomicAdd(counter, int(threadIdx.x));
+  if (threadIdx.x == 0) {
+    out[0] = even;
+    out[1] = unsigned(all_small);
+  }
+}
+
 }  // namespace
 
 namespace gw_faults {
+
+void warp_ops(unsigned* out, int* counter) { warp_ops_kernel<<<1, 64>>>(out, counter); }
 
 void shuffle_after_return(float* out) { shuffle_after_return_kernel<<<1, 32>>>(out); }
 void divergent_barrier(float* out) { divergent_barrier_kernel<<<1, 64>>>(out); }

@@ -16,4 +16,5 @@ void missing_barrier_sum(float* out, const float* x);
 void block_sum(float* out, const float* x);
 void copy(float* out, const float* in, int n);
 void fill(float* out, int n, cudaStream_t s);
+void warp_ops(unsigned* out, int* counter);
 }  // namespace gw_faults

@@ -107,6 +107,20 @@ int run(const std::string& f) {
     cudaStreamSynchronize(s);
     std::printf("after synchronize: %g\n", h[0]);
     return 0;
+  } else if (f == "warp-ops") {
+    void *o = nullptr, *c = nullptr;
+    cudaMalloc(&o, 2 * sizeof(unsigned));
+    cudaMalloc(&c, sizeof(int));
+    const int zero = 0;
+    cudaMemcpy(c, &zero, sizeof zero, cudaMemcpyHostToDevice);
+    gw_faults::warp_ops(static_cast<unsigned*>(o), static_cast<int*>(c));
+    unsigned h[2] = {0, 0};
+    int count = 0;
+    say("synchronize", cudaDeviceSynchronize());
+    cudaMemcpy(h, o, sizeof h, cudaMemcpyDeviceToHost);
+    cudaMemcpy(&count, c, sizeof count, cudaMemcpyDeviceToHost);
+    std::printf("ballot 0x%08x, all %u, atomic sum %d\n", h[0], h[1], count);
+    return 0;
   } else {
     std::fprintf(stderr, "unknown fault %s\n", f.c_str());
     return 2;

@@ -129,7 +129,7 @@ struct BlockCtx {
 GW_EMU_API extern thread_local ThreadCtx* t_thread;
 GW_EMU_API extern thread_local BlockCtx* t_block;
 
-enum class Shfl : int { Xor, Down, Up, Idx };
+enum class Shfl : int { Xor, Down, Up, Idx, Ballot };  // Ballot: the mask's lanes with a nonzero value
 GW_EMU_API void syncthreads();
 GW_EMU_API uint64_t shuffle(uint64_t bits, Shfl kind, unsigned mask, int arg, int width);
 GW_EMU_API void* shared_storage(const void* key, size_t bytes, size_t align);
@@ -206,6 +206,59 @@ template <class T>
 T __shfl_sync(unsigned mask, T v, int src_lane, int width = 32) {
   return ::gw_emu::shuffle_value(v, ::gw_emu::Shfl::Idx, mask, src_lane, width);
 }
+
+// Warp votes and __syncwarp: every lane of the mask must arrive, like a shuffle.
+inline unsigned __ballot_sync(unsigned mask, int pred) {
+  return unsigned(::gw_emu::shuffle(pred != 0, ::gw_emu::Shfl::Ballot, mask, 0, 32));
+}
+inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
+inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == mask; }
+inline void __syncwarp(unsigned mask = 0xffffffffu) { (void)__ballot_sync(mask, 0); }
+
+// Atomics: the lanes of a block are fibers switched only at barriers and warp operations, and
+// blocks run one at a time, so a read-modify-write is never interleaved with another thread's.
+template <class T>
+T atomicAdd(T* p, T v) {
+  const T old = *p;
+  *p = old + v;
+  return old;
+}
+template <class T>
+T atomicSub(T* p, T v) {
+  const T old = *p;
+  *p = old - v;
+  return old;
+}
+template <class T>
+T atomicMax(T* p, T v) {
+  const T old = *p;
+  *p = old < v ? v : old;
+  return old;
+}
+template <class T>
+T atomicMin(T* p, T v) {
+  const T old = *p;
+  *p = v < old ? v : old;
+  return old;
+}
+template <class T>
+T atomicExch(T* p, T v) {
+  const T old = *p;
+  *p = v;
+  return old;
+}
+template <class T>
+T atomicCAS(T* p, T expected, T v) {
+  const T old = *p;
+  if (old == expected) *p = v;
+  return old;
+}
+template <class T>
+T __ldg(const T* p) {
+  return *p;
+}
+inline float rsqrtf(float x) { return 1.0f / __builtin_sqrtf(x); }
+inline double rsqrt(double x) { return 1.0 / __builtin_sqrt(x); }
 
 // CUDA's integer and floating min/max overloads of device code.
 inline int min(int a, int b) { return a < b ? a : b; }
