@@ -136,7 +136,15 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
     process.on('SIGTERM', onTerm);
   }
   try {
-    const { results, statusFile } = await runSweep({ spec, parallel: p, threadsPerRun, dryRun: flags.dryRun, onEvent, stop });
+    const { results, statusFile } = await runSweep({
+      spec,
+      parallel: p,
+      threadsPerRun,
+      dryRun: flags.dryRun,
+      onEvent,
+      stop,
+      outDirFlag: flags.outDir !== undefined ? '--out-dir' : `${spec.file}: outDir`,
+    });
     clearLine();
     if (flags.dryRun) return EXIT.OK;
     const failed = results.filter((r) => r.status === 'failed');

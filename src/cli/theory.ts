@@ -1,8 +1,8 @@
 // `grwarm-native theory`: the adaptive-learning-rate variance Var ψ(t; γ), closed form vs Monte Carlo.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeOutputDir } from '../io/out-dir.js';
 import { theoryCsv, theoryHtml, theoryMarkdown, theorySvgs } from '../theory/report.js';
 import { DEFAULT_GAMMAS, DEFAULT_TS, theoryGrid } from '../theory/variance.js';
 import { UsageError } from '../train/errors.js';
@@ -58,7 +58,7 @@ export function theoryCommand(io: CliIO, setExit: (code: number) => void): Comma
       const gammas = numList('--gamma', flags.gamma, DEFAULT_GAMMAS, false);
       const g = theoryGrid({ ts, gammas, samples, seed, sigma1 });
       const out = flags.out ?? 'theory';
-      mkdirSync(out, { recursive: true });
+      makeOutputDir('--out', out);
       const files: [string, string][] = [
         ['theory.html', theoryHtml(g)],
         ['theory.csv', theoryCsv(g)],

@@ -10,12 +10,14 @@
  * retries it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync, openSync, closeSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { serializeConfig } from '../config/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDir } from '../io/make-dir.js';
+import { makeOutputDir } from '../io/out-dir.js';
 import { configHash } from '../train/plan.js';
 import { formatDuration } from '../train/progress.js';
 import type { SweepCell, SweepSpec } from './config.js';
@@ -66,6 +68,8 @@ export interface SweepRunOptions {
   onEvent?: (e: SweepEvent) => void;
   /** Set to stop: no new cells start, running ones get SIGINT (they write a checkpoint). */
   stop?: { requested: boolean };
+  /** How the user named the sweep's root, for errors about it (`--out-dir`, or the file's outDir). */
+  outDirFlag?: string;
   /** Extra environment for the children. */
   env?: Record<string, string | undefined>;
 }
@@ -147,7 +151,8 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
   emit({ kind: 'plan', cells: plan.map((p) => ({ name: p.cell.name, action: p.action, why: p.why })) });
   if (o.dryRun) return { results: [], statusFile: statusPath };
 
-  mkdirSync(join(root, CELL_DIR), { recursive: true });
+  makeOutputDir(o.outDirFlag ?? 'outDir', root);
+  makeDir(join(root, CELL_DIR));
   const prev = readJson<SweepStatusFile>(statusPath);
   const status: SweepStatusFile = {
     file: spec.file,
