@@ -78,6 +78,10 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
   const stop = { requested: false };
   const onEvent = (e: SweepEvent) => {
     switch (e.kind) {
+      case 'note':
+        clearLine();
+        io.stderr.write(`note: ${e.text}\n`);
+        break;
       case 'plan': {
         const count = (a: string) => e.cells.filter((c) => c.action === a).length;
         if (!flags.quiet)

@@ -10,7 +10,7 @@
  * retries it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +18,10 @@ import { serializeConfig } from '../config/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { makeDir } from '../io/make-dir.js';
 import { makeOutputDir } from '../io/out-dir.js';
+import { LIFELINE_ENV } from '../cli/lifeline.js';
 import { configHash } from '../train/plan.js';
+import { acquireRunLock, type LockKind, type RunLock } from '../train/run-lock.js';
+import { pidFilePath, settleOrphans } from './orphans.js';
 import { formatDuration } from '../train/progress.js';
 import type { SweepCell, SweepSpec } from './config.js';
 
@@ -70,11 +73,14 @@ export interface SweepRunOptions {
   stop?: { requested: boolean };
   /** How the user named the sweep's root, for errors about it (`--out-dir`, or the file's outDir). */
   outDirFlag?: string;
+  /** How long a cell left running by a killed sweep gets to stop before it is killed (default 120 s). */
+  orphanWaitMs?: number;
   /** Extra environment for the children. */
   env?: Record<string, string | undefined>;
 }
 
 export type SweepEvent =
+  | { kind: 'note'; text: string }
   | { kind: 'plan'; cells: { name: string; action: 'skip' | 'resume' | 'new' | 'conflict'; why?: string }[] }
   | { kind: 'start'; name: string; action: 'resume' | 'new'; progress: SweepProgressState }
   | { kind: 'finish'; result: CellResult; progress: SweepProgressState }
@@ -82,6 +88,11 @@ export type SweepEvent =
 
 export const STATUS_FILE = 'sweep-status.json';
 export const CELL_DIR = '.sweep';
+export const SWEEP_LOCK: LockKind = {
+  file: 'sweep.lock',
+  what: 'sweep folder',
+  busyHint: 'another sweep is running there: wait for it or stop it (Ctrl-C), or give this one another --out-dir',
+};
 
 /** Path of this package's built CLI (dist/src/cli.js), found from this module's location. */
 export function defaultCliPath(): string {
@@ -144,15 +155,39 @@ function nowIso(): string {
 export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResult[]; statusFile: string }> {
   const { spec } = o;
   const root = spec.outDir;
+  const emit = o.onEvent ?? (() => {});
+  const stop = o.stop ?? { requested: false };
+  const cellDir = join(root, CELL_DIR);
+  let lock: RunLock | undefined;
+  if (!o.dryRun) {
+    makeOutputDir(o.outDirFlag ?? 'outDir', root);
+    // One sweep per folder: a second one refuses at once, naming the holder's pid.
+    lock = acquireRunLock(root, (text) => emit({ kind: 'note', text }), SWEEP_LOCK);
+  }
+  try {
+    if (!o.dryRun) {
+      makeDir(cellDir);
+      await settleOrphans(cellDir, spec.cells, {
+        waitMs: o.orphanWaitMs ?? 120_000,
+        note: (text) => emit({ kind: 'note', text }),
+        stopped: () => stop.requested,
+      });
+    }
+    return await runPlanned(o, cellDir);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runPlanned(o: SweepRunOptions, cellDir: string): Promise<{ results: CellResult[]; statusFile: string }> {
+  const { spec } = o;
+  const root = spec.outDir;
   const statusPath = join(root, STATUS_FILE);
   const emit = o.onEvent ?? (() => {});
   const stop = o.stop ?? { requested: false };
   const plan = spec.cells.map((c) => ({ cell: c, ...cellAction(c) }));
   emit({ kind: 'plan', cells: plan.map((p) => ({ name: p.cell.name, action: p.action, why: p.why })) });
-  if (o.dryRun) return { results: [], statusFile: statusPath };
-
-  makeOutputDir(o.outDirFlag ?? 'outDir', root);
-  makeDir(join(root, CELL_DIR));
+  if (o.dryRun || stop.requested) return { results: [], statusFile: statusPath };
   const prev = readJson<SweepStatusFile>(statusPath);
   const status: SweepStatusFile = {
     file: spec.file,
@@ -248,13 +283,19 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
           ? [cli, 'train', '--resume', cell.runDir, '--threads', String(o.threadsPerRun), '--json']
           : [cli, 'train', '--config', cellFile, '--out-dir', cell.runDir, '--threads', String(o.threadsPerRun), '--json'];
       const logPath = join(root, CELL_DIR, `${cell.name}.stderr.log`);
-      const logFd = openSync(logPath, 'a');
+      const logFd = openSync(logPath, 'a+'); // read back for the error lines
       writeSync(logFd, `--- ${startedAt} ${action}: node ${args.join(' ')}\n`);
+      const logStart = fstatSync(logFd).size;
       const child = spawn(process.execPath, args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin: the lifeline, a pipe held open and never written; it closes when this process ends.
+        // stderr: straight into the cell's log, so what it says after this sweep is gone is kept.
+        stdio: ['pipe', 'pipe', logFd],
         detached: true, // its own process group: a terminal Ctrl-C reaches only the sweep, which forwards one SIGINT
-        env: { ...process.env, ...o.env },
+        env: { ...process.env, ...o.env, [LIFELINE_ENV]: 'stdin' },
       });
+      child.stdin!.on('error', () => {}); // EPIPE once the cell has exited
+      const pidFile = pidFilePath(cellDir, cell.name);
+      if (child.pid !== undefined) writeFileAtomic(pidFile, [Buffer.from(`${child.pid}\n`, 'utf8')]);
       children.add(child);
       const track = { startStep: undefined as number | undefined, step: 0, total: cell.config.steps as number | undefined };
       running.set(cell.name, track);
@@ -283,20 +324,17 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
           }
         }
       });
-      let errTail = '';
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (chunk: string) => {
-        errTail = (errTail + chunk).slice(-8000);
-        try {
-          writeSync(logFd, chunk);
-        } catch {
-          // the log is a convenience
-        }
-      });
       const finish = (code: number | null, signal: string | null, spawnError?: Error) => {
         children.delete(child);
         running.delete(cell.name);
+        child.stdin!.destroy();
+        try {
+          unlinkSync(pidFile);
+        } catch {
+          // never written (spawn failed) or gone
+        }
         if (track.total && track.startStep !== undefined) progressedUnits += (track.step - track.startStep) / track.total;
+        const errTail = logTail(logFd, logStart, 8000);
         try {
           closeSync(logFd);
         } catch {
@@ -357,6 +395,19 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
     clearInterval(tick);
   }
   return { results, statusFile: statusPath };
+}
+
+/** The last `max` bytes the cell wrote to its log since `from` (its error lines are there). */
+function logTail(fd: number, from: number, max: number): string {
+  try {
+    const end = fstatSync(fd).size;
+    const start = Math.max(from, end - max);
+    const buf = Buffer.alloc(end - start);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** One progress line: `sweep 3/15 done, 2 running, 10 left, 1 failed | 4m12s elapsed, ETA 20m`. */
