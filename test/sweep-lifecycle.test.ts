@@ -139,3 +139,57 @@ describe('orphans', () => {
     expect(existsSync(join(cellDir, `${cell.name}.pid`))).toBe(false);
   }, 120_000);
 });
+
+describe('failing fast and resuming (issue 22)', () => {
+  it('missing data fails the sweep once, before any cell, and --dry-run checks the same', async () => {
+    const file = join(tmp, 'nodata.yaml');
+    const root = join(tmp, 'nodata');
+    writeFileSync(file, `outDir: ${root}\nbase: { dataset: cifar10, dataDir: ${join(tmp, 'no-cifar')}, epochs: 1 }\ngrid: { seed: [0, 1, 2] }\n`);
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await cli(['sweep', '--config', file, ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.err.match(/^error:/gm)).toHaveLength(1);
+      expect(r.err).toMatch(/^error: the sweep needs data that is not there; no cell was started:\n {2}cifar10 \(dataDir .*no-cifar\), needed by 3 of the 3 cells: CIFAR-10: missing file/m);
+      expect(r.err).not.toContain('FAILED');
+      expect(r.out).not.toContain('report:');
+      expect(existsSync(join(root, 'vit-micro_adam_lr0.001_wu5_gr_s0'))).toBe(false);
+    }
+  });
+
+  it('prints a failing cell\'s error once per distinct error, with the count', async () => {
+    const file = join(tmp, 'samefail.yaml');
+    // batchSize 48 > the 32 training images: the same config error in every cell
+    writeFileSync(file, `outDir: ${join(tmp, 'samefail')}\nbase: { steps: 2, batchSize: 48, syntheticTrain: 32, syntheticTest: 16, warmupEpochs: 0, gr: none }\ngrid: { seed: [0, 1, 2] }\n`);
+    const r = await cli(['sweep', '--config', file, '--parallel', '1', '--threads', '1']);
+    expect(r.code).toBe(1);
+    const first = 'vit-micro_adam_lr0.001_wu0_none_s0';
+    expect(r.err.match(/batchSize: got 48/g)).toHaveLength(2); // the first FAILED line and the summary line
+    expect(r.err).toContain(`FAILED vit-micro_adam_lr0.001_wu0_none_s1: the same error as ${first}`);
+    expect(r.err).toContain(`FAILED vit-micro_adam_lr0.001_wu0_none_s2: the same error as ${first}`);
+    expect(r.err).toMatch(new RegExp(`^3 cells failed with: error: config: .*batchSize: got 48.* \\(first: ${first}\\)$`, 'm'));
+    expect(r.out).toContain('sweep finished: 0/3 done, 3 failed');
+    expect(r.out).not.toContain('report:');
+  });
+
+  it('the resume hint after a stop repeats every flag given, and running it finishes the sweep there', async () => {
+    const file = oneCell('hint', 60);
+    const outDir = join(tmp, 'hint-elsewhere');
+    const [cell] = loadSweepFile(file, { outDir }).cells;
+    const sweep = spawn(process.execPath, [CLI, 'sweep', '--config', file, '--out-dir', outDir, '--parallel', '1', '--threads', '1'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    spawned.push(sweep);
+    let err = '';
+    sweep.stderr!.on('data', (d) => (err += d));
+    const closed = new Promise<number | null>((resolve) => sweep.on('close', resolve));
+    await until('the cell\'s first step', () => hasStep(cell.runDir));
+    sweep.kill('SIGINT');
+    expect(await closed).toBe(130);
+    const hint = `grwarm-native sweep --config ${file} --out-dir ${outDir} --parallel 1 --threads 1`;
+    expect(err).toContain(`run it again to resume: ${hint}\n`);
+    const again = await cli(hint.split(' ').slice(1));
+    expect(again.code).toBe(0);
+    expect(again.out).toContain('0 new, 1 to resume');
+    expect(existsSync(join(tmp, 'hint'))).toBe(false); // never the sweep file's own outDir
+  });
+});

@@ -8,7 +8,7 @@ import { formatDuration, formatPercent } from '../train/progress.js';
 import { UsageError } from '../train/errors.js';
 import { EXIT, EXIT_CODES_HELP, shellQuote, type CliIO } from './common.js';
 
-interface SweepFlags {
+export interface SweepFlags {
   config?: string;
   parallel?: string;
   threads?: string;
@@ -16,6 +16,28 @@ interface SweepFlags {
   dataDir?: string;
   dryRun?: boolean;
   quiet?: boolean;
+}
+
+/**
+ * The command that continues this sweep: every flag that was given, so the resumed sweep
+ * runs the same cells in the same folder (`--dry-run` aside: it never stops midway).
+ */
+export function resumeCommandLine(flags: SweepFlags): string {
+  const parts = ['grwarm-native', 'sweep', '--config', shellQuote(flags.config ?? '')];
+  const valued: [string, string | undefined][] = [
+    ['--out-dir', flags.outDir],
+    ['--data-dir', flags.dataDir],
+    ['--parallel', flags.parallel],
+    ['--threads', flags.threads],
+  ];
+  for (const [flag, v] of valued) if (v !== undefined) parts.push(flag, shellQuote(v));
+  if (flags.quiet) parts.push('--quiet');
+  return parts.join(' ');
+}
+
+/** A cell's error with its own names taken out, so the same failure in many cells is one entry. */
+function errorKey(text: string, cellName: string, runDir: string): string {
+  return text.split(runDir).join('<run dir>').split(cellName).join('<cell>');
 }
 
 function positiveInt(flag: string, v: string | undefined): number | undefined {
@@ -76,6 +98,9 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
     lineShown = false;
   };
   const stop = { requested: false };
+  // Failures by distinct error: the first cell with it prints it, later ones refer to it.
+  const failures = new Map<string, { first: string; text: string; count: number }>();
+  const runDirOf = new Map(spec.cells.map((c) => [c.name, c.runDir]));
   const onEvent = (e: SweepEvent) => {
     switch (e.kind) {
       case 'note':
@@ -99,11 +124,20 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
       case 'finish': {
         clearLine();
         const r = e.result;
+        let failText = r.error ?? '';
+        if (r.status === 'failed') {
+          const key = errorKey(failText, r.name, runDirOf.get(r.name) ?? r.name);
+          const seen = failures.get(key);
+          if (seen) {
+            seen.count++;
+            failText = `the same error as ${seen.first}`;
+          } else failures.set(key, { first: r.name, text: failText, count: 1 });
+        }
         const what =
           r.status === 'done'
             ? `done  ${r.name}: final error ${r.finalTestError !== undefined ? formatPercent(r.finalTestError, 2) : '?'}, best ${r.bestTestError !== undefined ? formatPercent(r.bestTestError, 2) : '?'}, ${formatDuration(r.wallSec ?? 0)}`
             : r.status === 'failed'
-              ? `FAILED ${r.name}: ${r.error}`
+              ? `FAILED ${r.name}: ${failText}`
               : `stopped ${r.name}: ${r.error ?? ''}`;
         if (r.status === 'failed') io.stderr.write(what + '\n');
         else if (!flags.quiet) say(what);
@@ -153,14 +187,21 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
     if (flags.dryRun) return EXIT.OK;
     const failed = results.filter((r) => r.status === 'failed');
     const total = spec.cells.length;
+    if (failures.size > 0 && failed.length > 1) {
+      // One line per distinct error with its count (the cells are in the status file).
+      for (const f of failures.values()) {
+        io.stderr.write(`${f.count} cell${f.count === 1 ? '' : 's'} failed with: ${f.text.split('\n')[0]}${f.count > 1 ? ` (first: ${f.first})` : ''}\n`);
+      }
+    }
     if (stop.requested) {
-      io.stderr.write(`sweep stopped; run it again to resume: grwarm-native sweep --config ${shellQuote(spec.file)}\n`);
+      io.stderr.write(`sweep stopped; run it again to resume: ${resumeCommandLine(flags)}\n`);
       return lastSignal === 'SIGTERM' ? EXIT.SIGTERM : EXIT.SIGINT;
     }
     const doneCount = total - failed.length;
     say(
-      `sweep finished: ${doneCount}/${total} done, ${failed.length} failed (${statusFile}); ` +
-        `report: grwarm-native report ${shellQuote(spec.outDir)}`,
+      `sweep finished: ${doneCount}/${total} done, ${failed.length} failed (${statusFile})` +
+        // No report to suggest when no cell finished: it would only say "no run directories".
+        (doneCount > 0 ? `; report: grwarm-native report ${shellQuote(spec.outDir)}` : ''),
     );
     return failed.length > 0 ? EXIT.RUNTIME : EXIT.OK;
   } finally {

@@ -21,6 +21,7 @@ import { makeOutputDir } from '../io/out-dir.js';
 import { LIFELINE_ENV } from '../cli/lifeline.js';
 import { configHash } from '../train/plan.js';
 import { acquireRunLock, type LockKind, type RunLock } from '../train/run-lock.js';
+import { checkSweepData, dataProblemText } from './data-check.js';
 import { pidFilePath, settleOrphans } from './orphans.js';
 import { formatDuration } from '../train/progress.js';
 import type { SweepCell, SweepSpec } from './config.js';
@@ -93,6 +94,14 @@ export const SWEEP_LOCK: LockKind = {
   what: 'sweep folder',
   busyHint: 'another sweep is running there: wait for it or stop it (Ctrl-C), or give this one another --out-dir',
 };
+
+/** Data the sweep's cells need is missing (exit 1, like a train run's missing data). */
+export class SweepDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SweepDataError';
+  }
+}
 
 /** Path of this package's built CLI (dist/src/cli.js), found from this module's location. */
 export function defaultCliPath(): string {
@@ -187,6 +196,10 @@ async function runPlanned(o: SweepRunOptions, cellDir: string): Promise<{ result
   const stop = o.stop ?? { requested: false };
   const plan = spec.cells.map((c) => ({ cell: c, ...cellAction(c) }));
   emit({ kind: 'plan', cells: plan.map((p) => ({ name: p.cell.name, action: p.action, why: p.why })) });
+  // Data first (also for --dry-run): missing data fails the sweep once, before any cell starts.
+  const toRun = plan.filter((p) => p.action === 'new' || p.action === 'resume');
+  const dataProblems = checkSweepData(toRun.map((p) => p.cell.config));
+  if (dataProblems.length > 0) throw new SweepDataError(dataProblemText(dataProblems, toRun.length));
   if (o.dryRun || stop.requested) return { results: [], statusFile: statusPath };
   const prev = readJson<SweepStatusFile>(statusPath);
   const status: SweepStatusFile = {
