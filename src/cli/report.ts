@@ -6,7 +6,7 @@ import { makeOutputDir } from '../io/out-dir.js';
 import { writeReport } from '../report/index.js';
 import { tableToMarkdown } from '../report/tables.js';
 import { UsageError } from '../train/errors.js';
-import { EXIT, EXIT_CODES_HELP, type CliIO } from './common.js';
+import { EXIT, exitHelp, type CliIO } from './common.js';
 
 interface ReportFlags {
   out?: string;
@@ -27,7 +27,7 @@ export function reportCommand(io: CliIO, setExit: (code: number) => void): Comma
     .addOption(new Option('--out <dir>', 'where to write the report files (default: <runs-dir>/report)'))
     .addOption(new Option('--notes <file>', 'a Markdown file included at the top of the report (your reading of it)'))
     .addOption(new Option('--quiet', 'print only the list of files written'))
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText('after', exitHelp('0 written (runs that cannot be read are skipped with a warning), 1 I/O error, 2 no such\nfolder, no run directories below it, or an --out that cannot be created'))
     .action((runsDir: string, flags: ReportFlags) => {
       let notes: string | undefined;
       if (flags.notes !== undefined) {

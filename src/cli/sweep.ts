@@ -2,11 +2,12 @@
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { loadSweepFile } from '../sweep/config.js';
+import { resolveSweepConfig } from '../sweep/examples.js';
 import { progressLine, runSweep, STATUS_FILE, type SweepEvent } from '../sweep/run.js';
 import { defaultParallel, splitThreads } from '../sweep/threads.js';
 import { formatDuration, formatPercent } from '../train/progress.js';
 import { UsageError } from '../train/errors.js';
-import { EXIT, EXIT_CODES_HELP, shellQuote, type CliIO } from './common.js';
+import { EXIT, shellQuote, type CliIO } from './common.js';
 
 export interface SweepFlags {
   config?: string;
@@ -56,7 +57,7 @@ export function sweepCommand(io: CliIO, setExit: (code: number) => void): Comman
         'unfinished ones resumed from their checkpoint; a failed cell is recorded in ' +
         `<outDir>/${STATUS_FILE} with its error and does not stop the others.`,
     )
-    .addOption(new Option('--config <file>', 'sweep file (YAML or JSON); see examples/repro-small.yaml').makeOptionMandatory())
+    .addOption(new Option('--config <file>', 'sweep file (YAML or JSON), or the name of a shipped example: repro-small, paper-cifar10').makeOptionMandatory())
     .addOption(new Option('--parallel <n>', 'runs at a time (default: the sweep file\'s parallel, else the measured best for this machine)'))
     .addOption(new Option('--threads <n>', 'CPU threads split between the parallel runs (default: all cores)'))
     .addOption(new Option('--out-dir <dir>', 'root directory of the runs (overrides the sweep file\'s outDir)'))
@@ -75,9 +76,10 @@ Sweep file:
     seed: [0, 1, 2]
 
 Then: grwarm-native report <outDir>
-Exit: 0 every cell done, 1 some cell failed (see ${STATUS_FILE}), 2 bad sweep file,
-130/143 stopped (the running cells write a checkpoint; run the sweep again to go on).
-${EXIT_CODES_HELP}`,
+Exit: 0 every cell done, 1 some cell failed (see ${STATUS_FILE}) or data is missing (then no
+cell starts), 2 bad sweep file or option, or another sweep holds the folder, 130/143 stopped
+(the running cells write a checkpoint; the printed command goes on).
+Set GRWARM_DEBUG=1 to print stack traces of errors.`,
     )
     .action(async (flags: SweepFlags) => {
       setExit(await runSweepCommand(io, flags));
@@ -85,7 +87,8 @@ ${EXIT_CODES_HELP}`,
 }
 
 async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
-  const spec = loadSweepFile(flags.config!, { outDir: flags.outDir, dataDir: flags.dataDir });
+  // A bare name is a shipped example (`--config repro-small`); the spec records the real path.
+  const spec = loadSweepFile(resolveSweepConfig(flags.config!), { outDir: flags.outDir, dataDir: flags.dataDir });
   const cores = positiveInt('--threads', flags.threads) ?? availableParallelism();
   const parallel = positiveInt('--parallel', flags.parallel) ?? spec.parallel ?? defaultParallel(cores, spec.cells.map((c) => c.config.model));
   const { parallel: p, threadsPerRun } = splitThreads(cores, parallel);
