@@ -62,7 +62,7 @@ export function sweepCommand(io: CliIO, setExit: (code: number) => void): Comman
     .addOption(new Option('--threads <n>', 'CPU threads split between the parallel runs (default: all cores)'))
     .addOption(new Option('--out-dir <dir>', 'root directory of the runs (overrides the sweep file\'s outDir)'))
     .addOption(new Option('--data-dir <dir>', 'data directory of every cell (overrides the sweep file\'s base.dataDir)'))
-    .addOption(new Option('--dry-run', 'list the cells and what would happen to each, run nothing'))
+    .addOption(new Option('--dry-run', 'list the cells and what would happen to each, check the data they need, run nothing'))
     .addOption(new Option('--quiet', 'print only failures and the final line'))
     .addHelpText(
       'after',
@@ -76,6 +76,9 @@ Sweep file:
     seed: [0, 1, 2]
 
 Then: grwarm-native report <outDir>
+One sweep per folder (<outDir>/sweep.lock). The data every cell needs is checked before any
+starts. Cells stop with a checkpoint when the sweep ends, even by kill -9, and the next sweep
+resumes them (docs/sweeps.md).
 Exit: 0 every cell done, 1 some cell failed (see ${STATUS_FILE}) or data is missing (then no
 cell starts), 2 bad sweep file or option, or another sweep holds the folder, 130/143 stopped
 (the running cells write a checkpoint; the printed command goes on).
