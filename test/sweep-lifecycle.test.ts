@@ -101,7 +101,7 @@ describe('orphans', () => {
   });
 
   it('a later sweep waits for a cell left running, then resumes it (no "in use by process N")', async () => {
-    const file = oneCell('adopt', 200);
+    const file = oneCell('adopt', 60);
     const [cell] = loadSweepFile(file).cells;
     const cellDir = join(tmp, 'adopt', '.sweep');
     mkdirSync(cellDir, { recursive: true });
@@ -116,6 +116,8 @@ describe('orphans', () => {
     writeFileSync(join(cellDir, `${cell.name}.pid`), `${orphan.pid}\n`);
     writeFileSync(join(tmp, 'adopt', 'sweep.lock'), JSON.stringify({ pid: deadPid(), hostname: hostname(), startedAt: 'then' }));
     await until('the orphan\'s first step', () => hasStep(cell.runDir));
+    // Paused, so that it is still running (and holding its run lock) whenever the sweep looks.
+    process.kill(orphan.pid!, 'SIGSTOP');
 
     const sweep = spawn(process.execPath, [CLI, 'sweep', '--config', file, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     spawned.push(sweep);
@@ -126,7 +128,10 @@ describe('orphans', () => {
       sweep.stderr!.on('data', (d) => {
         err += d;
         // The sweep has seen the orphan: let it stop, as its real sweep's death would.
-        if (err.includes('is stopping')) orphan.stdin!.end();
+        if (err.includes('is stopping') && orphan.stdin!.writable) {
+          orphan.stdin!.end();
+          process.kill(orphan.pid!, 'SIGCONT');
+        }
       });
       sweep.on('close', (c) => resolve(c));
     });
@@ -135,7 +140,7 @@ describe('orphans', () => {
     expect(code).toBe(0);
     expect(out).toContain('sweep finished: 1/1 done, 0 failed');
     const steps = readMetrics(join(cell.runDir, 'metrics.jsonl')).filter((r) => r.type === 'step').map((r) => r.step);
-    expect(steps).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(steps).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect(existsSync(join(cellDir, `${cell.name}.pid`))).toBe(false);
   }, 120_000);
 });
@@ -183,7 +188,13 @@ describe('failing fast and resuming (issue 22)', () => {
     sweep.stderr!.on('data', (d) => (err += d));
     const closed = new Promise<number | null>((resolve) => sweep.on('close', resolve));
     await until('the cell\'s first step', () => hasStep(cell.runDir));
+    // Pause the cell so it cannot finish its 60 steps before the stop reaches it; the sweep
+    // passes SIGINT on in its signal handler, the one that prints "stopping the sweep".
+    const cellPid = Number(readFileSync(join(outDir, '.sweep', `${cell.name}.pid`), 'utf8'));
+    process.kill(cellPid, 'SIGSTOP');
     sweep.kill('SIGINT');
+    await until('the sweep to pass the stop on', () => err.includes('SIGINT: stopping the sweep'));
+    process.kill(cellPid, 'SIGCONT');
     expect(await closed).toBe(130);
     const hint = `grwarm-native sweep --config ${file} --out-dir ${outDir} --parallel 1 --threads 1`;
     expect(err).toContain(`run it again to resume: ${hint}\n`);

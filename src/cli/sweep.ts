@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { loadSweepFile } from '../sweep/config.js';
 import { resolveSweepConfig } from '../sweep/examples.js';
-import { progressLine, runSweep, STATUS_FILE, type SweepEvent } from '../sweep/run.js';
+import { progressLine, runSweep, STATUS_FILE, type SweepEvent, type SweepStop } from '../sweep/run.js';
 import { defaultParallel, splitThreads } from '../sweep/threads.js';
 import { formatDuration, formatPercent } from '../train/progress.js';
 import { UsageError } from '../train/errors.js';
@@ -103,7 +103,7 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
     if (tty && lineShown) io.stdout.write('\r\x1b[K');
     lineShown = false;
   };
-  const stop = { requested: false };
+  const stop: SweepStop = { requested: false };
   // Failures by distinct error: the first cell with it prints it, later ones refer to it.
   const failures = new Map<string, { first: string; text: string; count: number }>();
   const runDirOf = new Map(spec.cells.map((c) => [c.name, c.runDir]));
@@ -170,6 +170,7 @@ async function runSweepCommand(io: CliIO, flags: SweepFlags): Promise<number> {
     }
     stop.requested = true;
     lastSignal = sig;
+    stop.notify?.(); // the cells get their SIGINT now, not at the next progress tick
   };
   let lastSignal: 'SIGINT' | 'SIGTERM' | undefined;
   const onInt = () => onSignal('SIGINT');

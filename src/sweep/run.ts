@@ -71,13 +71,19 @@ export interface SweepRunOptions {
   dryRun?: boolean;
   onEvent?: (e: SweepEvent) => void;
   /** Set to stop: no new cells start, running ones get SIGINT (they write a checkpoint). */
-  stop?: { requested: boolean };
+  stop?: SweepStop;
   /** How the user named the sweep's root, for errors about it (`--out-dir`, or the file's outDir). */
   outDirFlag?: string;
   /** How long a cell left running by a killed sweep gets to stop before it is killed (default 120 s). */
   orphanWaitMs?: number;
   /** Extra environment for the children. */
   env?: Record<string, string | undefined>;
+}
+
+/** A stop request: set `requested`, then call `notify` (runSweep installs it) to reach the running cells at once. */
+export interface SweepStop {
+  requested: boolean;
+  notify?: () => void;
 }
 
 export type SweepEvent =
@@ -274,6 +280,9 @@ async function runPlanned(o: SweepRunOptions, cellDir: string): Promise<{ result
     stopForwarded = true;
     for (const ch of children) ch.kill('SIGINT');
   };
+  stop.notify = () => {
+    if (stop.requested) forwardStop();
+  };
   const tick = setInterval(() => {
     if (stop.requested) forwardStop();
     emit({ kind: 'tick', progress: state() });
@@ -406,6 +415,7 @@ async function runPlanned(o: SweepRunOptions, cellDir: string): Promise<{ result
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel, queue.length)) }, () => worker()));
   } finally {
     clearInterval(tick);
+    stop.notify = undefined;
   }
   return { results, statusFile: statusPath };
 }
