@@ -273,7 +273,7 @@ describe('field validation messages', () => {
     ['testSubset', 2.5, 'an integer from 1 to 1000000'],
     ['augment', 'yes', 'true or false'],
     ['valFraction', 1, 'a number >= 0 and < 1'],
-    ['optimizer', 'adamw', 'one of "adam", "rmsprop", "sgd"'],
+    ['optimizer', 'adagrad', 'one of "adam", "rmsprop", "sgd", "adamw"'],
     ['lr', -1, 'a number > 0'],
     ['lr', 0, 'a number > 0'],
     ['lr', Infinity, 'a number > 0'],
@@ -348,12 +348,12 @@ describe('field validation messages', () => {
   });
 
   it('every problem is listed, one per line, in table order', () => {
-    const file = writeTemp('.yaml', 'optimizer: adamw\nlearningRate: 0.1\nepochs: 0\n');
+    const file = writeTemp('.yaml', 'optimizer: adagrad\nlearningRate: 0.1\nepochs: 0\n');
     const msg = errorOf(() => resolveConfig({ configFile: file, overrides: { lr: -1, batchSize: 0, bogus: 1 } }));
     expect(msg.split('\n')).toEqual([
       `config: ${file}: unknown key "learningRate" (did you mean "lr"?)`,
       'config: unknown key "bogus"',
-      `config: ${file}: optimizer: got "adamw", expected one of "adam", "rmsprop", "sgd"`,
+      `config: ${file}: optimizer: got "adagrad", expected one of "adam", "rmsprop", "sgd", "adamw"`,
       'config: --lr: got -1, expected a number > 0',
       `config: ${file}: epochs: got 0, expected an integer >= 1`,
       'config: --batch-size: got 0, expected an integer from 1 to 65536',

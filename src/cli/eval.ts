@@ -29,7 +29,7 @@ import { CheckpointError, UsageError } from '../train/errors.js';
 import { evaluateDataset } from '../train/evaluate.js';
 import { checkDataSettings, loadRunData, modelConfigFor } from '../train/plan.js';
 import { formatAccuracy, formatPercent } from '../train/progress.js';
-import { EXIT, EXIT_CODES_HELP, warnIfOversubscribed, type CliIO } from './common.js';
+import { EXIT, exitHelp, warnIfOversubscribed, type CliIO } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
 
 /** Config fields `eval` accepts as flags. */
@@ -80,7 +80,7 @@ export function evalCommand(io: CliIO, setExit: (code: number) => void): Command
 The epoch shown for a training checkpoint is the epoch its last update belongs to,
 counted from 1 as in train.log and summary.json (a checkpoint after update 200 of a
 run with 937 steps per epoch is "epoch 1 at 200 of its 937 steps").
-${EXIT_CODES_HELP}`,
+${exitHelp('0 evaluated, 1 runtime error (data files, I/O), 2 usage error: bad option, unusable\ncheckpoint or config')}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExit(await runEval(io, flags));

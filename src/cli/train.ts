@@ -50,6 +50,7 @@ import {
   type CliIO,
 } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
+import { watchLifeline } from './lifeline.js';
 
 interface TrainFlags {
   preset?: string;
@@ -512,6 +513,15 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   }
+  // A sweep's cell: stop (with a checkpoint) when the sweep is gone; see lifeline.ts.
+  const unwatchLifeline = handleSignals
+    ? watchLifeline(io.env, () => {
+        if (stop.requested !== undefined) return;
+        progress.clear();
+        stop.request('SIGTERM');
+        io.stderr.write('\nthe sweep that started this run is gone (its lifeline pipe closed): finishing the current step, then writing a checkpoint\n');
+      })
+    : () => {};
   try {
     const onStep = io.onStep;
     const result = await trainRun({
@@ -550,6 +560,7 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     }
   } finally {
     progress.clear();
+    unwatchLifeline();
     if (handleSignals) {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);

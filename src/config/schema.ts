@@ -21,6 +21,8 @@ export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b'] as const;
 export const GELUS = ['tanh', 'erf'] as const;
 export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
 export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
+/** Optimizer names accepted: adamw is another name of adam, which already decouples its weight decay (AdamW). */
+export const OPTIMIZER_NAMES = [...OPTIMIZERS, 'adamw'] as const;
 export const WD_MASKS = ['all', 'timm'] as const;
 export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
 export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
@@ -90,7 +92,7 @@ const fieldShape = {
   valFraction: unit().default(0),
 
   // optimisation
-  optimizer: z.enum(OPTIMIZERS).default('adam'),
+  optimizer: z.enum(OPTIMIZER_NAMES).default('adam').transform((o): OptimizerName => (o === 'adamw' ? 'adam' : o)),
   lr: num().gt(0).default(1e-3),
   beta1: unit().default(0.9),
   beta2: unit().default(0.999),
@@ -311,8 +313,8 @@ const rows: { [K in ConfigKey]: Row } = {
   valFraction: { group: 'data', kind: 'number', valueName: '<f>', expected: UNIT,
     description: 'fraction of the training set held out for validation' },
 
-  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZERS, valueName: '<name>', expected: oneOf(OPTIMIZERS),
-    description: 'base optimizer (decoupled weight decay for all three)' },
+  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZER_NAMES, valueName: '<name>', expected: oneOf(OPTIMIZER_NAMES),
+    description: 'base optimizer (decoupled weight decay for all three; adamw is another name of adam, recorded as adam)' },
   lr: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: POS,
     description: 'base (peak) learning rate' },
   beta1: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
