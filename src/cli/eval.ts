@@ -27,6 +27,7 @@ import {
 } from '../train/checkpoint.js';
 import { CheckpointError, UsageError } from '../train/errors.js';
 import { evaluateDataset } from '../train/evaluate.js';
+import { setImageLoadLog } from '../data/index.js';
 import { checkDataSettings, loadRunData, modelConfigFor } from '../train/plan.js';
 import { formatAccuracy, formatPercent } from '../train/progress.js';
 import { EXIT, EXIT_CODES_HELP, warnIfOversubscribed, type CliIO } from './common.js';
@@ -145,6 +146,7 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
   }
   warnIfOversubscribed(io, cfg.threads, sources.threads);
   setThreads(cfg.threads);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
 
   let data;
   try {

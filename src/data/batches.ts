@@ -11,6 +11,7 @@
  */
 import { deriveSeed, permutation, Rng } from '../util/rng.js';
 import { augmentInto, IDENTITY_AUG, normLut, PAD, type AugParams } from './augment.js';
+import { cropResizeInto, randomResizedCrop } from './images/augment.js';
 import { imageSize, type Dataset } from './types.js';
 
 /** Stream id for augmentation draws (deriveSeed(seed, epoch, index, AUG_STREAM)). */
@@ -115,8 +116,19 @@ export function makeTrainBatch(ds: Dataset, spec: TrainBatchSpec, out?: Batch): 
   const size = imageSize(ds);
   const rng = spec.augment ? new Rng(deriveSeed(seed, epoch, index, AUG_STREAM)) : undefined;
   const aug: AugParams = { ...IDENTITY_AUG };
+  const store = ds.store;
   for (let j = 0; j < first + count; j++) {
     const n = order[index * batchSize + j];
+    if (rng && store) {
+      // Image-folder sets: Inception crop of the stored image, bicubic resize, flip.
+      const box = randomResizedCrop(rng, store.side, store.side);
+      const flip = rng.nextInt(2) === 1;
+      if (j < first) continue;
+      const storeBytes = ds.channels * store.side * store.side;
+      cropResizeInto(store.pixels, n * storeBytes, store.side, box, ds.height, flip, ds.mean, ds.std, b.images, (j - first) * size);
+      b.labels[j - first] = ds.labels[n];
+      continue;
+    }
     if (rng) {
       // Every sample's draws are made (they come from one stream), a shard keeps its own.
       aug.dy = rng.nextInt(2 * PAD + 1);

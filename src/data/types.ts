@@ -13,6 +13,20 @@ export interface Dataset {
   /** Per channel, in [0,1] pixel units; used for normalisation (x/255 - mean) / std. */
   mean: number[];
   std: number[];
+  /**
+   * Image-folder sets (src/data/images/): every training image once more at a larger square
+   * side (imageSize + evalCropPad), from which training takes Inception crops instead of the
+   * pad-crop-flip of `images` (which then hold the evaluation centre crops).
+   */
+  store?: ImageStore;
+  /** Bad image files skipped while loading (--skip-bad-images), when any were looked for. */
+  skippedImages?: number;
+}
+
+export interface ImageStore {
+  side: number;
+  /** count·3·side·side bytes, CHW per image, in the order of `images`. */
+  pixels: Uint8Array;
 }
 
 export interface DatasetSplits {
