@@ -42,6 +42,11 @@ const EVAL_KEYS: readonly ConfigKey[] = [
   'dataDir',
   'syntheticTrain',
   'syntheticTest',
+  'imageSize',
+  'evalCropPad',
+  'dataWorkers',
+  'decodedCache',
+  'skipBadImages',
   'seed',
   'threads',
   'device',
@@ -150,7 +155,8 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
 
   let data;
   try {
-    data = loadRunData({ ...cfg, valFraction: 0 });
+    // The test split only: image-folder sets then skip decoding the training images.
+    data = loadRunData({ ...cfg, valFraction: 0, trainSubset: undefined }, { testOnly: true });
   } catch (err) {
     throw err instanceof ConfigError ? relabelIssues(err, sources) : err;
   }

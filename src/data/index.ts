@@ -42,6 +42,8 @@ export interface LoadDatasetOptions {
   dataWorkers?: number;
   decodedCache?: string;
   skipBadImages?: boolean;
+  /** Image-folder sets: decode the test split only (the training split comes back empty). */
+  testOnly?: boolean;
 }
 
 export function loadDataset(name: DatasetName, opts: LoadDatasetOptions): DatasetSplits {
@@ -70,6 +72,7 @@ export function loadDataset(name: DatasetName, opts: LoadDatasetOptions): Datase
         workers: opts.dataWorkers ?? 2,
         skipBadImages: opts.skipBadImages ?? false,
         cacheDir: opts.decodedCache,
+        testOnly: opts.testOnly,
       });
     default: {
       const bad: never = name;

@@ -102,7 +102,7 @@ export function checkDataSettings(cfg: RunConfig, sources: SourceMap): string[] 
 }
 
 /** Loads the data set of the config, with the validation split held out. */
-export function loadRunData(cfg: RunConfig): RunData {
+export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): RunData {
   if (NEEDS_DIR.has(cfg.dataset) && cfg.dataDir === undefined) {
     throw new ConfigError([
       issue('dataDir', `missing, expected the directory holding the ${cfg.dataset} files (data set "${cfg.dataset}" is read from local files)`),
@@ -118,6 +118,7 @@ export function loadRunData(cfg: RunConfig): RunData {
     dataWorkers: cfg.dataWorkers,
     decodedCache: cfg.decodedCache,
     skipBadImages: cfg.skipBadImages,
+    testOnly: opts.testOnly,
   });
   const side = cfg.imageSize ?? IMAGE_SIZE;
   if (splits.train.height !== side || splits.train.width !== side) {

@@ -43,6 +43,8 @@ export interface ImageLoadOptions {
   cacheDir?: string;
   /** Progress and notes (opening the folder, decoding, cache use, skipped files). */
   log?: (text: string) => void;
+  /** Decode the evaluation split only (`eval`): the training split comes back empty. */
+  testOnly?: boolean;
 }
 
 /** Progress lines go here unless a caller passes `log` (the CLI points it at stderr). */
@@ -64,7 +66,8 @@ export function loadImageDataset(kind: ImageSourceKind, o: ImageLoadOptions): Da
   for (const split of [lists.train, lists.test]) {
     if (split.emptyClasses.length > 0) log(`${kind}: skipping empty class folders ${split.emptyClasses.join(', ')} (the classes are kept, without images)`);
   }
-  const train = decodeSplit(kind, 'train', lists.train, { side, crop: side }, o, log);
+  const trainList = o.testOnly ? { ...lists.train, files: [], labels: new Int32Array(0) } : lists.train;
+  const train = decodeSplit(kind, 'train', trainList, { side, crop: side }, o, log);
   const test = decodeSplit(kind, 'test', lists.test, { side, crop: size }, o, log);
   const numClasses = lists.train.classes.length;
   const base = { name: kind, channels: 3, height: size, width: size, numClasses, mean: IMAGENET_MEAN.slice(), std: IMAGENET_STD.slice() };
@@ -97,6 +100,7 @@ function decodeSplit(
   log: (text: string) => void,
 ): { pixels: Uint8Array; labels: Int32Array; skipped: number } {
   const bytes = 3 * spec.crop * spec.crop;
+  if (list.files.length === 0) return { pixels: new Uint8Array(0), labels: new Int32Array(0), skipped: 0 };
   let decoded: { pixels: Uint8Array; ok: Uint8Array } | undefined;
   let path: string | undefined;
   let key = '';
