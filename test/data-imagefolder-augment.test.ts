@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { makeTrainBatch, type Dataset } from '../src/data/index.js';
 import { centreFallback, cropResizeInto, cubic, randomResizedCrop, RRC_RATIO, RRC_SCALE } from '../src/data/images/augment.js';
+import { dataWaitText } from '../src/train/progress.js';
 import { Rng } from '../src/util/rng.js';
 import { pattern } from './support/images.js';
 
@@ -141,5 +142,14 @@ describe('training batches from the stored images', () => {
   it('without augmentation are the stored evaluation-style crops, normalised', () => {
     const plain = makeTrainBatch({ ...ds, images: new Uint8Array(ds.images.length).fill(51) }, { seed: 1, epoch: 0, index: 0, batchSize: 4, augment: false });
     expect(plain.images[0]).toBeCloseTo((0.2 - 0.485) / 0.229, 5);
+  });
+});
+
+describe('data-wait share on the progress line', () => {
+  it('is the batch-building time over the step time (an upper bound of the wait), absent without timings', () => {
+    expect(dataWaitText({ dataMs: 3, stepMs: 100 })).toBe(' data wait ≤3.0%');
+    expect(dataWaitText({ dataMs: 30, stepMs: 100 })).toBe(' data wait ≤30%');
+    expect(dataWaitText({ dataMs: 300, stepMs: 100 })).toBe(' data wait ≤100%');
+    expect(dataWaitText({ dataMs: 1, stepMs: 0 })).toBe('');
   });
 });
