@@ -67,8 +67,18 @@ describe('imagefolder source', () => {
     expect(Array.from(ba.labels)).toEqual(Array.from(bb.labels));
     expect(ba.images).toEqual(bb.images);
     // A shard is the same samples as in the whole batch.
-    const shard = makeTrainBatch(a.train, { ...spec, shard: { offset: 3, count: 4 } });
-    expect(shard.images).toEqual(ba.images.subarray(3 * 768, 7 * 768));
+    expect(a.train.store!.workers).toBe(1); // computed on the main thread
+    expect(b.train.store!.workers).toBe(2); // computed by the augmentation worker pool
+    for (const ds of [a.train, b.train]) {
+      const shard = makeTrainBatch(ds, { ...spec, shard: { offset: 3, count: 4 } });
+      expect(shard.images).toEqual(ba.images.subarray(3 * 768, 7 * 768));
+      expect(Array.from(shard.labels)).toEqual(Array.from(ba.labels.subarray(3, 7)));
+    }
+    // Many batches through the pool in a row (each waits for every worker): still equal.
+    for (let index = 0; index < 4; index++) {
+      const s2 = { ...spec, batchSize: 4, index };
+      expect(makeTrainBatch(b.train, s2).images).toEqual(makeTrainBatch(a.train, s2).images);
+    }
   });
 
   it('evaluation takes the centre crop of side size/(size+pad)·min(h, w), resized to size', async () => {

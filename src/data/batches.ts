@@ -12,7 +12,8 @@
 import { deriveSeed, permutation, Rng } from '../util/rng.js';
 import { augmentInto, IDENTITY_AUG, normLut, PAD, type AugParams } from './augment.js';
 import { cropResizeInto, randomResizedCrop } from './images/augment.js';
-import { imageSize, type Dataset } from './types.js';
+import { AugmentPool, type AugmentJob } from './images/augment-pool.js';
+import { imageSize, type Dataset, type ImageStore } from './types.js';
 
 /** Stream id for augmentation draws (deriveSeed(seed, epoch, index, AUG_STREAM)). */
 export const AUG_STREAM = 1;
@@ -116,19 +117,13 @@ export function makeTrainBatch(ds: Dataset, spec: TrainBatchSpec, out?: Batch): 
   const size = imageSize(ds);
   const rng = spec.augment ? new Rng(deriveSeed(seed, epoch, index, AUG_STREAM)) : undefined;
   const aug: AugParams = { ...IDENTITY_AUG };
-  const store = ds.store;
+  if (rng && ds.store) {
+    imageFolderBatch(ds, ds.store, rng, order.subarray(index * batchSize, index * batchSize + first + count), first, b);
+    b.count = count;
+    return b;
+  }
   for (let j = 0; j < first + count; j++) {
     const n = order[index * batchSize + j];
-    if (rng && store) {
-      // Image-folder sets: Inception crop of the stored image, bicubic resize, flip.
-      const box = randomResizedCrop(rng, store.side, store.side);
-      const flip = rng.nextInt(2) === 1;
-      if (j < first) continue;
-      const storeBytes = ds.channels * store.side * store.side;
-      cropResizeInto(store.pixels, n * storeBytes, store.side, box, ds.height, flip, ds.mean, ds.std, b.images, (j - first) * size);
-      b.labels[j - first] = ds.labels[n];
-      continue;
-    }
     if (rng) {
       // Every sample's draws are made (they come from one stream), a shard keeps its own.
       aug.dy = rng.nextInt(2 * PAD + 1);
@@ -198,4 +193,38 @@ function checkBuffers(b: Batch, ds: Dataset, batchSize: number): void {
 
 function sameNumbers(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+const augmentPools = new WeakMap<ImageStore, AugmentPool>();
+
+/**
+ * Image-folder sets: Inception crop of each stored image, bicubic resize, flip (docs/data.md).
+ * The draws for samples[0..] are made in order on this thread; samples before `first` (another
+ * rank's shard) are drawn and skipped. The pixels are computed by the store's worker pool when
+ * it has more than one worker (same floats either way).
+ */
+function imageFolderBatch(ds: Dataset, store: ImageStore, rng: Rng, samples: Int32Array, first: number, b: Batch): void {
+  const jobs: AugmentJob[] = [];
+  for (let j = 0; j < samples.length; j++) {
+    const box = randomResizedCrop(rng, store.side, store.side);
+    const flip = rng.nextInt(2) === 1;
+    if (j >= first) jobs.push({ index: samples[j], box, flip });
+  }
+  jobs.forEach((job, i) => (b.labels[i] = ds.labels[job.index]));
+  const size = imageSize(ds);
+  const workers = store.workers ?? 1;
+  if (workers > 1 && store.pixels.buffer instanceof SharedArrayBuffer) {
+    let pool = augmentPools.get(store);
+    if (!pool || !pool.fits(jobs.length, ds.height)) {
+      pool?.close();
+      pool = new AugmentPool(store.pixels, store.side, jobs.length, ds.height, workers);
+      augmentPools.set(store, pool);
+    }
+    pool.run(jobs, ds.mean, ds.std, b.images, 0);
+    return;
+  }
+  const storeBytes = ds.channels * store.side * store.side;
+  jobs.forEach((job, i) => {
+    cropResizeInto(store.pixels, job.index * storeBytes, store.side, job.box, ds.height, job.flip, ds.mean, ds.std, b.images, i * size);
+  });
 }

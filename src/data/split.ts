@@ -21,9 +21,10 @@ function subset(ds: Dataset, idx: Int32Array, name: string): Dataset {
 
 function subsetStore(store: NonNullable<Dataset['store']>, idx: Int32Array): NonNullable<Dataset['store']> {
   const size = 3 * store.side * store.side;
-  const pixels = new Uint8Array(idx.length * size);
+  // Shared memory, so the subset can still use the augmentation worker pool.
+  const pixels = new Uint8Array(new SharedArrayBuffer(idx.length * size));
   idx.forEach((n, i) => pixels.set(store.pixels.subarray(n * size, (n + 1) * size), i * size));
-  return { side: store.side, pixels };
+  return { side: store.side, pixels, workers: store.workers };
 }
 
 /**

@@ -25,8 +25,10 @@ export interface Dataset {
 
 export interface ImageStore {
   side: number;
-  /** count·3·side·side bytes, CHW per image, in the order of `images`. */
+  /** count·3·side·side bytes, CHW per image, in the order of `images` (shared memory: see workers). */
   pixels: Uint8Array;
+  /** Threads computing the training crops (> 1: a worker pool, when `pixels` is shared memory). */
+  workers?: number;
 }
 
 export interface DatasetSplits {

@@ -85,7 +85,7 @@ export function loadImageDataset(kind: ImageSourceKind, o: ImageLoadOptions): Da
     }
   }
   const skipped = o.skipBadImages ? train.skipped + test.skipped : undefined;
-  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels }, skippedImages: skipped };
+  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels, workers: o.workers }, skippedImages: skipped };
   const testDs: Dataset = { ...base, mean: base.mean.slice(), std: base.std.slice(), images: test.pixels, labels: test.labels, count: test.labels.length, skippedImages: skipped };
   return { train: trainDs, test: testDs };
 }
@@ -136,7 +136,7 @@ function compact(d: { pixels: Uint8Array; ok: Uint8Array }, labels: Int32Array, 
   let good = 0;
   for (const v of d.ok) good += v;
   if (good === d.ok.length) return { pixels: d.pixels, labels: labels.slice(), skipped: 0 };
-  const pixels = new Uint8Array(good * bytes);
+  const pixels = new Uint8Array(new SharedArrayBuffer(good * bytes)); // shared: see AugmentPool
   const out = new Int32Array(good);
   for (let i = 0, k = 0; i < d.ok.length; i++) {
     if (!d.ok[i]) continue;
