@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeTrainBatch, type Dataset } from '../src/data/index.js';
 import { centreFallback, cropResizeInto, cubic, randomResizedCrop, RRC_RATIO, RRC_SCALE } from '../src/data/images/augment.js';
 import { dataWaitText } from '../src/train/progress.js';
+import { betaSymmetric, gammaSample } from '../src/data/images/mixup.js';
 import { Rng } from '../src/util/rng.js';
 import { pattern } from './support/images.js';
 
@@ -151,5 +152,66 @@ describe('data-wait share on the progress line', () => {
     expect(dataWaitText({ dataMs: 30, stepMs: 100 })).toBe(' data wait ≤30%');
     expect(dataWaitText({ dataMs: 300, stepMs: 100 })).toBe(' data wait ≤100%');
     expect(dataWaitText({ dataMs: 1, stepMs: 0 })).toBe('');
+  });
+});
+
+describe('mixup', () => {
+  it('samples Gamma and Beta(α, α) with the right moments', () => {
+    const rng = new Rng(5);
+    for (const shape of [0.4, 2.5]) {
+      const xs = Array.from({ length: 20000 }, () => gammaSample(rng, shape));
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(Math.abs(m - shape)).toBeLessThan(0.05 * shape + 0.02); // mean = shape
+    }
+    for (const alpha of [0.2, 1]) {
+      const xs = Array.from({ length: 20000 }, () => betaSymmetric(rng, alpha));
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const v = xs.reduce((a, b) => a + (b - m) ** 2, 0) / xs.length;
+      expect(Math.abs(m - 0.5)).toBeLessThan(0.01);
+      expect(Math.abs(v - 1 / (4 * (2 * alpha + 1)))).toBeLessThan(0.01); // Var = 1/(4(2α+1))
+      expect(Math.min(...xs)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...xs)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  const count = 16;
+  const side = 12;
+  const size = 8;
+  const store = new Uint8Array(count * 3 * side * side);
+  for (let i = 0; i < store.length; i++) store[i] = (i * 53) % 241;
+  const base: Dataset = {
+    name: 'imagefolder', images: new Uint8Array(count * 3 * size * size), labels: Int32Array.from({ length: count }, (_, i) => i),
+    count, channels: 3, height: size, width: size, numClasses: count, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
+    store: { side, pixels: store },
+  };
+  const mixed: Dataset = { ...base, store: { side, pixels: store, mixup: 0.4 } };
+  const spec = { seed: 3, epoch: 0, index: 1, batchSize: 8, augment: true };
+  const per = 3 * size * size;
+
+  it('mixes each image with its partner B-1-j by one λ, and draws each label from the pair', () => {
+    const plain = makeTrainBatch(base, spec);
+    const mix = makeTrainBatch(mixed, spec);
+    // Same crop draws come first, so mix[j] = λ·plain[j] + (1-λ)·plain[B-1-j] with one λ.
+    let lam = NaN;
+    for (let j = 0; j < 8; j++) {
+      const p = 7 - j;
+      for (let k = 0; k < per; k++) {
+        const d = plain.images[j * per + k] - plain.images[p * per + k];
+        if (Math.abs(d) < 0.5) continue;
+        const l = (mix.images[j * per + k] - plain.images[p * per + k]) / d;
+        if (Number.isNaN(lam)) lam = l;
+        expect(l).toBeCloseTo(lam, 3);
+      }
+      expect([plain.labels[j], plain.labels[p]]).toContain(mix.labels[j]);
+    }
+    expect(lam).toBeGreaterThanOrEqual(0);
+    expect(lam).toBeLessThanOrEqual(1);
+  });
+
+  it('a shard is its part of the whole mixed batch (partners in other shards included)', () => {
+    const whole = makeTrainBatch(mixed, spec);
+    const shard = makeTrainBatch(mixed, { ...spec, shard: { offset: 2, count: 3 } });
+    expect(shard.images).toEqual(whole.images.subarray(2 * per, 5 * per));
+    expect(Array.from(shard.labels)).toEqual(Array.from(whole.labels.subarray(2, 5)));
   });
 });

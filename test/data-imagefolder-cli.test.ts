@@ -36,11 +36,11 @@ describe('train and eval on image folders', () => {
     expect(JSON.parse(e.out).images).toBe(6);
   });
 
-  it('trains on TinyImageNet\'s layout at 64 px', async () => {
+  it('trains on TinyImageNet\'s layout at 64 px, with mixup', async () => {
     const dir = join(tmp, 'tiny');
     await makeTinyImageNet(dir, 3, 4);
     const out = join(tmp, 'run-tiny');
-    const r = await cli(['train', '--dataset', 'tinyimagenet', '--data-dir', dir, ...SMALL, '--image-size', '64', '--patch-size', '16', '--steps', '2', '--out-dir', out]);
+    const r = await cli(['train', '--dataset', 'tinyimagenet', '--data-dir', dir, ...SMALL, '--image-size', '64', '--patch-size', '16', '--mixup', '0.2', '--steps', '2', '--out-dir', out]);
     expect(r.code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).imageSize).toBe(64);
   });
@@ -52,6 +52,9 @@ describe('train and eval on image folders', () => {
     const b = await cli(['train', '--dataset', 'imagefolder', '--data-dir', folder, '--image-size', '36', '--patch-size', '8', '--steps', '1']);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/--image-size: got 36, expected a multiple of patchSize = 8/);
+    const c = await cli(['train', '--dataset', 'synthetic', '--mixup', '0.2', '--steps', '1']);
+    expect(c.code).toBe(2);
+    expect(c.err).toMatch(/--mixup: got 0.2, but mixup is implemented for the image-folder data sets/);
   });
 
   it('stops at a corrupt file naming it, or with --skip-bad-images skips and counts it', async () => {

@@ -95,6 +95,7 @@ const fieldShape = {
   dataWorkers: int().gte(1).lte(64).default(2),
   decodedCache: z.string().min(1).optional(),
   skipBadImages: z.boolean().default(false),
+  mixup: num().gte(0).lte(100).default(0),
 
   // optimisation
   optimizer: z.enum(OPTIMIZERS).default('adam'),
@@ -224,8 +225,17 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
   }
 });
 
-const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset'], (cfg, ctx) => {
+const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup'], (cfg, ctx) => {
   if (typeof cfg.imageSize !== 'number') return;
+  if (cfg.mixup > 0 && !IMAGE_FOLDER_DATASETS.includes(cfg.dataset)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mixup'],
+      input: cfg.mixup,
+      params: { configRule: true },
+      message: `got ${cfg.mixup}, but mixup is implemented for the image-folder data sets (${IMAGE_FOLDER_DATASETS.join(', ')}) only; data set is ${formatValue(cfg.dataset)}`,
+    });
+  }
   const folder = IMAGE_FOLDER_DATASETS.includes(cfg.dataset);
   if (cfg.imageSize % cfg.patchSize !== 0 || (!folder && cfg.imageSize !== IMAGE_SIZE)) {
     ctx.addIssue({
@@ -341,6 +351,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'image-folder sets: worker threads decoding images (results do not depend on it)' },
   decodedCache: { group: 'data', kind: 'string', valueName: '<dir>', expected: NONEMPTY, defaultText: '(none)',
     description: 'image-folder sets: keep decoded images in this folder and reuse them in later runs (rebuilt when files or settings change)' },
+  mixup: { group: 'data', kind: 'number', valueName: '<alpha>', expected: 'a number from 0 to 100',
+    description: 'image-folder sets: mixup with lambda ~ Beta(alpha, alpha), labels drawn with probability lambda (same expected loss as soft targets); 0 = off' },
   skipBadImages: { group: 'data', kind: 'boolean', expected: BOOL,
     description: 'image-folder sets: skip and count unreadable, corrupt or non-image files (and empty class folders) instead of stopping' },
 

@@ -42,6 +42,8 @@ export interface LoadDatasetOptions {
   dataWorkers?: number;
   decodedCache?: string;
   skipBadImages?: boolean;
+  /** Image-folder sets: mixup α of the training batches (0: off). */
+  mixup?: number;
   /** Image-folder sets: decode the test split only (the training split comes back empty). */
   testOnly?: boolean;
 }
@@ -73,6 +75,7 @@ export function loadDataset(name: DatasetName, opts: LoadDatasetOptions): Datase
         skipBadImages: opts.skipBadImages ?? false,
         cacheDir: opts.decodedCache,
         testOnly: opts.testOnly,
+        mixup: opts.mixup,
       });
     default: {
       const bad: never = name;

@@ -29,6 +29,8 @@ export interface ImageStore {
   pixels: Uint8Array;
   /** Threads computing the training crops (> 1: a worker pool, when `pixels` is shared memory). */
   workers?: number;
+  /** mixup α of the training batches (0 or absent: off); see images/mixup.ts. */
+  mixup?: number;
 }
 
 export interface DatasetSplits {

@@ -119,6 +119,7 @@ export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): 
     decodedCache: cfg.decodedCache,
     skipBadImages: cfg.skipBadImages,
     testOnly: opts.testOnly,
+    mixup: cfg.mixup,
   });
   const side = cfg.imageSize ?? IMAGE_SIZE;
   if (splits.train.height !== side || splits.train.width !== side) {

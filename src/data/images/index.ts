@@ -43,6 +43,8 @@ export interface ImageLoadOptions {
   cacheDir?: string;
   /** Progress and notes (opening the folder, decoding, cache use, skipped files). */
   log?: (text: string) => void;
+  /** mixup α of the training batches (0: off). */
+  mixup?: number;
   /** Decode the evaluation split only (`eval`): the training split comes back empty. */
   testOnly?: boolean;
 }
@@ -85,7 +87,7 @@ export function loadImageDataset(kind: ImageSourceKind, o: ImageLoadOptions): Da
     }
   }
   const skipped = o.skipBadImages ? train.skipped + test.skipped : undefined;
-  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels, workers: o.workers }, skippedImages: skipped };
+  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels, workers: o.workers, mixup: o.mixup ?? 0 }, skippedImages: skipped };
   const testDs: Dataset = { ...base, mean: base.mean.slice(), std: base.std.slice(), images: test.pixels, labels: test.labels, count: test.labels.length, skippedImages: skipped };
   return { train: trainDs, test: testDs };
 }
