@@ -4,8 +4,7 @@
  * into its slot of the shared output, marks it in `status` and wakes the main thread.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
-import sharp from 'sharp';
-import { decodeInto, type DecodeSpec } from './decode.js';
+import type { DecodeSpec } from './decode.js';
 import { CTRL, STATUS } from './pool-protocol.js';
 
 interface Job {
@@ -18,9 +17,20 @@ interface Job {
 }
 
 const job = workerData as Job;
-// One libvips thread per worker: the pool size is the parallelism.
-sharp.concurrency(1);
-sharp.cache(false);
+// sharp (a native module) is loaded here only, and a failure to load it is reported as such
+// (index -1) instead of leaving the main thread waiting for files that are never decoded.
+let decodeInto: typeof import('./decode.js').decodeInto;
+try {
+  const sharp = (await import('sharp')).default;
+  // One libvips thread per worker: the pool size is the parallelism.
+  sharp.concurrency(1);
+  sharp.cache(false);
+  decodeInto = (await import('./decode.js')).decodeInto;
+} catch (e) {
+  job.port.postMessage({ index: -1, message: `cannot load the image decoder (sharp): ${(e as Error).message}` });
+  job.port.close();
+  process.exit(1);
+}
 const ctrl = new Int32Array(job.ctrl);
 const status = new Uint8Array(job.status);
 const out = new Uint8Array(job.out);

@@ -83,6 +83,7 @@ export function decodeFiles(files: string[], spec: DecodeSpec, opts: DecodeOptio
       for (const p of ports) {
         for (let m = receiveMessageOnPort(p); m !== undefined; m = receiveMessageOnPort(p)) {
           const { index, message } = m.message as { index: number; message: string };
+          if (index < 0) throw new Error(message);
           bad.push({ index, file: files[index], message });
         }
       }
