@@ -6,6 +6,7 @@ import { makeTrainBatch, type Dataset } from '../src/data/index.js';
 import { centreFallback, cropResizeInto, cubic, randomResizedCrop, RRC_RATIO, RRC_SCALE } from '../src/data/images/augment.js';
 import { dataWaitText } from '../src/train/progress.js';
 import { betaSymmetric, gammaSample } from '../src/data/images/mixup.js';
+import { applyOp, drawRandAugment, RA_OPS } from '../src/data/images/randaugment.js';
 import { Rng } from '../src/util/rng.js';
 import { pattern } from './support/images.js';
 
@@ -213,5 +214,80 @@ describe('mixup', () => {
     const shard = makeTrainBatch(mixed, { ...spec, shard: { offset: 2, count: 3 } });
     expect(shard.images).toEqual(whole.images.subarray(2 * per, 5 * per));
     expect(Array.from(shard.labels)).toEqual(Array.from(whole.labels.subarray(2, 5)));
+  });
+});
+
+describe('RandAugment ops (torchvision semantics, 31 bins)', () => {
+  const s = 16;
+  const img = () => {
+    const a = new Uint8Array(3 * s * s);
+    for (let i = 0; i < a.length; i++) a[i] = 20 + ((i * 7) % 200);
+    return a;
+  };
+  const op = (name: string) => RA_OPS.indexOf(name as (typeof RA_OPS)[number]);
+  const run = (name: string, sign: number, m: number, a = img()) => {
+    applyOp(a, s, op(name), sign, m);
+    return a;
+  };
+
+  it('identity-like at magnitude 0 for the geometric and blending ops', () => {
+    for (const name of ['Identity', 'ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate', 'Brightness', 'Color', 'Contrast', 'Sharpness']) {
+      expect(run(name, 1, 0)).toEqual(img());
+    }
+  });
+
+  it('posterize keeps 7 bits and solarize inverts from 178.5 up at magnitude 9', () => {
+    for (const v of run('Posterize', 1, 9)) expect(v % 2).toBe(0);
+    const before = img();
+    const after = run('Solarize', 1, 9);
+    before.forEach((v, i) => expect(after[i]).toBe(v >= 178.5 ? 255 - v : v));
+  });
+
+  it('brightness scales by 1 ± 0.27 at magnitude 9; autocontrast stretches each channel to 0..255', () => {
+    const before = img();
+    const up = run('Brightness', 1, 9);
+    before.forEach((v, i) => expect(up[i]).toBe(Math.min(255, Math.round(v * 1.27))));
+    const ac = run('AutoContrast', 1, 9);
+    for (let c = 0; c < 3; c++) {
+      const ch = ac.subarray(c * s * s, (c + 1) * s * s);
+      expect([Math.min(...ch), Math.max(...ch)]).toEqual([0, 255]);
+    }
+    const eq = run('Equalize', 1, 9);
+    expect(Math.max(...eq)).toBeGreaterThan(240);
+  });
+
+  it('translate shifts by trunc(150/331·side·m/30) with zero fill; rotate turns a point about the centre', () => {
+    const t = Math.trunc((150 / 331) * s * 9 / 30); // 2 at 16 px
+    const before = img();
+    const moved = run('TranslateX', 1, 9);
+    for (let y = 0; y < s; y++) {
+      for (let x = 0; x < s; x++) expect(moved[y * s + x]).toBe(x - t >= 0 ? before[y * s + x - t] : 0);
+    }
+    const dot = new Uint8Array(3 * s * s);
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) dot[(3 + dy) * s + 12 + dx] = 255; // 3x3 around (12, 3)
+    applyOp(dot, s, op('Rotate'), 1, 30); // 30 degrees
+    const c = (s - 1) / 2;
+    const a = Math.PI / 6;
+    // The output pixels whose source is the block lie around the inverse map of its centre.
+    const x = Math.cos(a) * (12 - c) + Math.sin(a) * (3 - c) + c;
+    const y = -Math.sin(a) * (12 - c) + Math.cos(a) * (3 - c) + c;
+    let sx = 0;
+    let sy = 0;
+    let n = 0;
+    for (let i = 0; i < s * s; i++) if (dot[i] === 255) [sx, sy, n] = [sx + (i % s), sy + Math.floor(i / s), n + 1];
+    expect(n).toBeGreaterThan(4);
+    expect(Math.hypot(sx / n - x, sy / n - y)).toBeLessThan(1);
+  });
+
+  it('draws every op, signs only for the signed ones', () => {
+    const rng = new Rng(9);
+    const seen = new Set<number>();
+    for (let i = 0; i < 500; i++) {
+      for (const o of drawRandAugment(rng, 2)) {
+        seen.add(o.op);
+        if (['Identity', 'Posterize', 'Solarize', 'AutoContrast', 'Equalize'].includes(RA_OPS[o.op])) expect(o.sign).toBe(1);
+      }
+    }
+    expect(seen.size).toBe(14);
   });
 });

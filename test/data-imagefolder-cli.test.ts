@@ -36,11 +36,11 @@ describe('train and eval on image folders', () => {
     expect(JSON.parse(e.out).images).toBe(6);
   });
 
-  it('trains on TinyImageNet\'s layout at 64 px, with mixup', async () => {
+  it('trains on TinyImageNet\'s layout at 64 px, with mixup and RandAugment', async () => {
     const dir = join(tmp, 'tiny');
     await makeTinyImageNet(dir, 3, 4);
     const out = join(tmp, 'run-tiny');
-    const r = await cli(['train', '--dataset', 'tinyimagenet', '--data-dir', dir, ...SMALL, '--image-size', '64', '--patch-size', '16', '--mixup', '0.2', '--steps', '2', '--out-dir', out]);
+    const r = await cli(['train', '--dataset', 'tinyimagenet', '--data-dir', dir, ...SMALL, '--image-size', '64', '--patch-size', '16', '--mixup', '0.2', '--rand-augment', '2', '--steps', '2', '--out-dir', out]);
     expect(r.code).toBe(0);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).imageSize).toBe(64);
   });

@@ -74,11 +74,17 @@ describe('imagefolder source', () => {
       expect(shard.images).toEqual(ba.images.subarray(3 * 768, 7 * 768));
       expect(Array.from(shard.labels)).toEqual(Array.from(ba.labels.subarray(3, 7)));
     }
-    // Many batches through the pool in a row (each waits for every worker): still equal.
-    for (let index = 0; index < 4; index++) {
-      const s2 = { ...spec, batchSize: 4, index };
-      expect(makeTrainBatch(b.train, s2).images).toEqual(makeTrainBatch(a.train, s2).images);
+    // Many batches through the pool in a row (each waits for every worker): still equal; also
+    // with RandAugment (the ops are drawn on the main thread, applied in the workers).
+    for (const ra of [undefined, { n: 2, magnitude: 9 }]) {
+      a.train.store!.randAugment = ra;
+      b.train.store!.randAugment = ra;
+      for (let index = 0; index < 4; index++) {
+        const s2 = { ...spec, batchSize: 4, index };
+        expect(makeTrainBatch(b.train, s2).images).toEqual(makeTrainBatch(a.train, s2).images);
+      }
     }
+    expect(makeTrainBatch(a.train, { ...spec, batchSize: 4 }).images).not.toEqual(makeTrainBatch({ ...a.train, store: { ...a.train.store!, randAugment: undefined } }, { ...spec, batchSize: 4 }).images);
   });
 
   it('evaluation takes the centre crop of side size/(size+pad)·min(h, w), resized to size', async () => {

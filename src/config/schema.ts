@@ -96,6 +96,8 @@ const fieldShape = {
   decodedCache: z.string().min(1).optional(),
   skipBadImages: z.boolean().default(false),
   mixup: num().gte(0).lte(100).default(0),
+  randAugment: int().gte(0).lte(4).default(0),
+  randAugmentMagnitude: int().gte(0).lte(30).default(9),
 
   // optimisation
   optimizer: z.enum(OPTIMIZERS).default('adam'),
@@ -225,16 +227,18 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
   }
 });
 
-const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup'], (cfg, ctx) => {
+const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup', 'randAugment'], (cfg, ctx) => {
   if (typeof cfg.imageSize !== 'number') return;
-  if (cfg.mixup > 0 && !IMAGE_FOLDER_DATASETS.includes(cfg.dataset)) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['mixup'],
-      input: cfg.mixup,
-      params: { configRule: true },
-      message: `got ${cfg.mixup}, but mixup is implemented for the image-folder data sets (${IMAGE_FOLDER_DATASETS.join(', ')}) only; data set is ${formatValue(cfg.dataset)}`,
-    });
+  for (const key of ['mixup', 'randAugment'] as const) {
+    if (cfg[key] > 0 && !IMAGE_FOLDER_DATASETS.includes(cfg.dataset)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        input: cfg[key],
+        params: { configRule: true },
+        message: `got ${cfg[key]}, but ${key} is implemented for the image-folder data sets (${IMAGE_FOLDER_DATASETS.join(', ')}) only; data set is ${formatValue(cfg.dataset)}`,
+      });
+    }
   }
   const folder = IMAGE_FOLDER_DATASETS.includes(cfg.dataset);
   if (cfg.imageSize % cfg.patchSize !== 0 || (!folder && cfg.imageSize !== IMAGE_SIZE)) {
@@ -353,6 +357,10 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'image-folder sets: keep decoded images in this folder and reuse them in later runs (rebuilt when files or settings change)' },
   mixup: { group: 'data', kind: 'number', valueName: '<alpha>', expected: 'a number from 0 to 100',
     description: 'image-folder sets: mixup with lambda ~ Beta(alpha, alpha), labels drawn with probability lambda (same expected loss as soft targets); 0 = off' },
+  randAugment: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(0, 4),
+    description: 'image-folder sets: RandAugment with n ops per training image (torchvision\'s 14 ops, 31 magnitude bins); 0 = off' },
+  randAugmentMagnitude: { group: 'data', kind: 'integer', valueName: '<m>', expected: intFromTo(0, 30),
+    description: 'RandAugment magnitude bin, 0 to 30 (9 in the authors\' code)' },
   skipBadImages: { group: 'data', kind: 'boolean', expected: BOOL,
     description: 'image-folder sets: skip and count unreadable, corrupt or non-image files (and empty class folders) instead of stopping' },
 

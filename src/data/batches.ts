@@ -14,6 +14,7 @@ import { augmentInto, IDENTITY_AUG, normLut, PAD, type AugParams } from './augme
 import { cropResizeInto, randomResizedCrop } from './images/augment.js';
 import { AugmentPool, type AugmentJob } from './images/augment-pool.js';
 import { betaSymmetric, mixPartner } from './images/mixup.js';
+import { drawRandAugment } from './images/randaugment.js';
 import { imageSize, type Dataset, type ImageStore } from './types.js';
 
 /** Stream id for augmentation draws (deriveSeed(seed, epoch, index, AUG_STREAM)). */
@@ -212,7 +213,8 @@ function imageFolderBatch(ds: Dataset, store: ImageStore, rng: Rng, batch: Int32
   for (let j = 0; j < drawn; j++) {
     const box = randomResizedCrop(rng, store.side, store.side);
     const flip = rng.nextInt(2) === 1;
-    jobs.push({ index: batch[j], box, flip });
+    const ra = store.randAugment && store.randAugment.n > 0 ? drawRandAugment(rng, store.randAugment.n) : undefined;
+    jobs.push({ index: batch[j], box, flip, ra });
   }
   const size = imageSize(ds);
   if (alpha <= 0) {
@@ -252,11 +254,13 @@ function cropBatch(ds: Dataset, store: ImageStore, jobs: AugmentJob[], out: Floa
       pool = new AugmentPool(store.pixels, store.side, jobs.length, ds.height, workers);
       augmentPools.set(store, pool);
     }
-    pool.run(jobs, ds.mean, ds.std, out, 0);
+    pool.run(jobs, ds.mean, ds.std, out, 0, store.randAugment?.magnitude ?? 0);
     return;
   }
   const storeBytes = ds.channels * store.side * store.side;
+  const magnitude = store.randAugment?.magnitude ?? 0;
   jobs.forEach((job, i) => {
-    cropResizeInto(store.pixels, job.index * storeBytes, store.side, job.box, ds.height, job.flip, ds.mean, ds.std, out, i * size);
+    const ra = job.ra ? { ops: job.ra, magnitude } : undefined;
+    cropResizeInto(store.pixels, job.index * storeBytes, store.side, job.box, ds.height, job.flip, ds.mean, ds.std, out, i * size, ra);
   });
 }

@@ -44,6 +44,9 @@ export interface LoadDatasetOptions {
   skipBadImages?: boolean;
   /** Image-folder sets: mixup α of the training batches (0: off). */
   mixup?: number;
+  /** Image-folder sets: RandAugment ops per image (0: off) and magnitude bin. */
+  randAugment?: number;
+  randAugmentMagnitude?: number;
   /** Image-folder sets: decode the test split only (the training split comes back empty). */
   testOnly?: boolean;
 }
@@ -76,6 +79,8 @@ export function loadDataset(name: DatasetName, opts: LoadDatasetOptions): Datase
         cacheDir: opts.decodedCache,
         testOnly: opts.testOnly,
         mixup: opts.mixup,
+        randAugment: opts.randAugment,
+        randAugmentMagnitude: opts.randAugmentMagnitude,
       });
     default: {
       const bad: never = name;

@@ -24,7 +24,7 @@ function subsetStore(store: NonNullable<Dataset['store']>, idx: Int32Array): Non
   // Shared memory, so the subset can still use the augmentation worker pool.
   const pixels = new Uint8Array(new SharedArrayBuffer(idx.length * size));
   idx.forEach((n, i) => pixels.set(store.pixels.subarray(n * size, (n + 1) * size), i * size));
-  return { side: store.side, pixels, workers: store.workers, mixup: store.mixup };
+  return { side: store.side, pixels, workers: store.workers, mixup: store.mixup, randAugment: store.randAugment };
 }
 
 /**

@@ -31,6 +31,8 @@ export interface ImageStore {
   workers?: number;
   /** mixup α of the training batches (0 or absent: off); see images/mixup.ts. */
   mixup?: number;
+  /** RandAugment of the training crops: n ops per image at magnitude bin m of 31 (n = 0: off). */
+  randAugment?: { n: number; magnitude: number };
 }
 
 export interface DatasetSplits {

@@ -120,6 +120,8 @@ export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): 
     skipBadImages: cfg.skipBadImages,
     testOnly: opts.testOnly,
     mixup: cfg.mixup,
+    randAugment: cfg.randAugment,
+    randAugmentMagnitude: cfg.randAugmentMagnitude,
   });
   const side = cfg.imageSize ?? IMAGE_SIZE;
   if (splits.train.height !== side || splits.train.width !== side) {

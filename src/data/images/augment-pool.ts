@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CropBox } from './augment.js';
+import { RA_MAX_OPS, type RaOp } from './randaugment.js';
 
 /**
  * ctrl words: generation (bumped per batch), samples in the batch, workers finished with the
@@ -19,13 +20,15 @@ import type { CropBox } from './augment.js';
  * finished the current one, so no worker can ever read a half-written batch.
  */
 export const AUG = { GEN: 0, COUNT: 1, FINISHED: 2, STOP: 3, SIZE: 4, WORKERS: 5, SIZE_WORDS: 8 } as const;
-/** Per sample in the job table: source index, top, left, height, width, flip. */
-export const JOB_WORDS = 6;
+/** Per sample in the job table: source index, top, left, height, width, flip, RandAugment op count, then (op, sign) pairs. */
+export const JOB_WORDS = 7 + 2 * RA_MAX_OPS;
 
 export interface AugmentJob {
   index: number;
   box: CropBox;
   flip: boolean;
+  /** RandAugment ops (at most RA_MAX_OPS). */
+  ra?: readonly RaOp[];
 }
 
 const STALL_MS = 60_000;
@@ -50,7 +53,7 @@ export class AugmentPool {
     const ctrlBuf = new SharedArrayBuffer(AUG.SIZE_WORDS * 4);
     const jobBuf = new SharedArrayBuffer(maxBatch * JOB_WORDS * 4);
     const outBuf = new SharedArrayBuffer(maxBatch * 3 * size * size * 4);
-    const paramBuf = new SharedArrayBuffer(6 * 8);
+    const paramBuf = new SharedArrayBuffer(7 * 8);
     this.ctrl = new Int32Array(ctrlBuf);
     this.jobs = new Int32Array(jobBuf);
     this.out = new Float32Array(outBuf);
@@ -73,14 +76,16 @@ export class AugmentPool {
   }
 
   /** Samples of one batch into out[outOffset...], normalised with mean/std. */
-  run(jobs: readonly AugmentJob[], mean: readonly number[], std: readonly number[], out: Float32Array, outOffset: number): void {
+  run(jobs: readonly AugmentJob[], mean: readonly number[], std: readonly number[], out: Float32Array, outOffset: number, raMagnitude = 0): void {
     const size = this.ctrl[AUG.SIZE];
     const k = jobs.length;
     if (k * JOB_WORDS > this.jobs.length) throw new Error(`AugmentPool: batch of ${k} is larger than the pool's ${this.jobs.length / JOB_WORDS}`);
     jobs.forEach((j, i) => {
-      this.jobs.set([j.index, j.box.top, j.box.left, j.box.height, j.box.width, j.flip ? 1 : 0], i * JOB_WORDS);
+      const ra = j.ra ?? [];
+      if (ra.length > RA_MAX_OPS) throw new Error(`AugmentPool: at most ${RA_MAX_OPS} RandAugment ops, got ${ra.length}`);
+      this.jobs.set([j.index, j.box.top, j.box.left, j.box.height, j.box.width, j.flip ? 1 : 0, ra.length, ...ra.flatMap((r) => [r.op, r.sign])], i * JOB_WORDS);
     });
-    this.params.set([mean[0], mean[1], mean[2], std[0], std[1], std[2]]);
+    this.params.set([mean[0], mean[1], mean[2], std[0], std[1], std[2], raMagnitude]);
     Atomics.store(this.ctrl, AUG.COUNT, k);
     Atomics.store(this.ctrl, AUG.FINISHED, 0);
     Atomics.add(this.ctrl, AUG.GEN, 1);

@@ -41,7 +41,8 @@ for (;;) {
   for (let i = init.rank; i < count; i += n) {
     const o = i * JOB_WORDS;
     const box = { top: jobs[o + 1], left: jobs[o + 2], height: jobs[o + 3], width: jobs[o + 4] };
-    cropResizeInto(store, jobs[o] * storeBytes, side, box, size, jobs[o + 5] === 1, mean, std, out, i * 3 * size * size);
+    const ops = Array.from({ length: jobs[o + 6] }, (_, k) => ({ op: jobs[o + 7 + 2 * k], sign: jobs[o + 8 + 2 * k] }));
+    cropResizeInto(store, jobs[o] * storeBytes, side, box, size, jobs[o + 5] === 1, mean, std, out, i * 3 * size * size, { ops, magnitude: params[6] });
   }
   Atomics.add(ctrl, AUG.FINISHED, 1);
   Atomics.notify(ctrl, AUG.FINISHED);

@@ -14,6 +14,7 @@
  * (seed, epoch, index) and does not depend on who computes it.
  */
 import type { Rng } from '../../util/rng.js';
+import { applyRandAugment, type RaOp } from './randaugment.js';
 
 export interface CropBox {
   /** Top, left, height, width in source pixels. */
@@ -98,6 +99,13 @@ export function resampleTaps(start: number, inLen: number, outLen: number, srcLi
 }
 
 let rowScratch = new Float32Array(0);
+let byteScratch = new Uint8Array(0);
+
+/** RandAugment ops of one image and their magnitude bin (randaugment.ts). */
+export interface RaSpec {
+  ops: readonly RaOp[];
+  magnitude: number;
+}
 
 /**
  * Crops `box` of the CHW uint8 image at src[srcOffset...] (side×side), resizes it bicubically
@@ -116,7 +124,11 @@ export function cropResizeInto(
   std: readonly number[],
   out: Float32Array,
   outOffset: number,
+  ra?: RaSpec,
 ): void {
+  // With RandAugment the resized crop is rounded to 8 bits first (its ops work on such
+  // images, as torchvision's do on PIL images), then augmented, then normalised.
+  const bytes = ra && ra.ops.length > 0 ? (byteScratch.length >= 3 * size * size ? byteScratch : (byteScratch = new Uint8Array(3 * size * size))) : undefined;
   const tx = resampleTaps(box.left, box.width, size, side);
   const ty = resampleTaps(box.top, box.height, size, side);
   const rows = box.height + 4 * Math.ceil(Math.max(box.height / size, 1)) + 2;
@@ -152,8 +164,18 @@ export function cropResizeInto(
         let acc = 0;
         for (let k = 0; k < n; k++) acc += ty.weights[w + k] * tmp[(f + k - y0) * size + x];
         const v = acc < 0 ? 0 : acc > 255 ? 255 : acc;
-        out[ob + y * size + x] = v * scale - shift;
+        if (bytes) bytes[c * size * size + y * size + x] = Math.round(v);
+        else out[ob + y * size + x] = v * scale - shift;
       }
+    }
+  }
+  if (bytes && ra) {
+    applyRandAugment(bytes, size, ra.ops, ra.magnitude);
+    for (let c = 0; c < 3; c++) {
+      const scale = 1 / (255 * std[c]);
+      const shift = mean[c] / std[c];
+      const ob = outOffset + c * size * size;
+      for (let i = 0; i < size * size; i++) out[ob + i] = bytes[c * size * size + i] * scale - shift;
     }
   }
 }

@@ -45,6 +45,9 @@ export interface ImageLoadOptions {
   log?: (text: string) => void;
   /** mixup α of the training batches (0: off). */
   mixup?: number;
+  /** RandAugment ops per training image (0: off) and their magnitude bin (of 31). */
+  randAugment?: number;
+  randAugmentMagnitude?: number;
   /** Decode the evaluation split only (`eval`): the training split comes back empty. */
   testOnly?: boolean;
 }
@@ -87,7 +90,7 @@ export function loadImageDataset(kind: ImageSourceKind, o: ImageLoadOptions): Da
     }
   }
   const skipped = o.skipBadImages ? train.skipped + test.skipped : undefined;
-  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels, workers: o.workers, mixup: o.mixup ?? 0 }, skippedImages: skipped };
+  const trainDs: Dataset = { ...base, images, labels: train.labels, count: train.labels.length, store: { side, pixels: train.pixels, workers: o.workers, mixup: o.mixup ?? 0, randAugment: { n: o.randAugment ?? 0, magnitude: o.randAugmentMagnitude ?? 9 } }, skippedImages: skipped };
   const testDs: Dataset = { ...base, mean: base.mean.slice(), std: base.std.slice(), images: test.pixels, labels: test.labels, count: test.labels.length, skippedImages: skipped };
   return { train: trainDs, test: testDs };
 }
