@@ -57,6 +57,12 @@ const DEFAULTS: RunConfig = {
   syntheticTest: 2000,
   augment: true,
   valFraction: 0,
+  imageSize: 32,
+  dataWorkers: 2,
+  skipBadImages: false,
+  mixup: 0,
+  randAugment: 0,
+  randAugmentMagnitude: 9,
   optimizer: 'adam',
   lr: 1e-3,
   beta1: 0.9,
@@ -263,8 +269,16 @@ describe('field validation messages', () => {
     ['patchSize', 64, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 0, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 2.5, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
-    ['dataset', 'imagenet', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist"'],
+    ['dataset', 'imagenet21k', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist", "imagefolder", "tinyimagenet", "imagenet"'],
     ['dataDir', '', 'a non-empty string'],
+    ['imageSize', 7, 'an integer from 8 to 1024, a multiple of the patch size'],
+    ['evalCropPad', -1, 'an integer from 0 to 1024'],
+    ['dataWorkers', 0, 'an integer from 1 to 64'],
+    ['decodedCache', '', 'a non-empty string'],
+    ['skipBadImages', 'yes', 'true or false'],
+    ['mixup', -1, 'a number from 0 to 100'],
+    ['randAugment', 5, 'an integer from 0 to 4'],
+    ['randAugmentMagnitude', 31, 'an integer from 0 to 30'],
     ['dataDir', 5, 'a non-empty string'],
     ['syntheticTrain', 0, 'an integer from 1 to 1000000'],
     ['syntheticTrain', 1e9, 'an integer from 1 to 1000000'],
@@ -602,7 +616,7 @@ describe('field table', () => {
     expect(Object.keys(CONFIG_FIELDS)).toEqual(CONFIG_KEYS);
     expect(CONFIG_FIELD_LIST.map((f) => f.key)).toEqual(CONFIG_KEYS);
     expect(new Set(Object.keys(RunConfigSchema.parse({})))).toEqual(
-      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir' && k !== 'trainSubset' && k !== 'testSubset')),
+      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir' && k !== 'trainSubset' && k !== 'testSubset' && k !== 'evalCropPad' && k !== 'decodedCache')),
     );
     const flags = new Set<string>();
     for (const f of CONFIG_FIELD_LIST) {

@@ -27,6 +27,7 @@ import {
 } from '../train/checkpoint.js';
 import { CheckpointError, UsageError } from '../train/errors.js';
 import { evaluateDataset } from '../train/evaluate.js';
+import { setImageLoadLog } from '../data/index.js';
 import { checkDataSettings, loadRunData, modelConfigFor } from '../train/plan.js';
 import { formatAccuracy, formatPercent } from '../train/progress.js';
 import { EXIT, exitHelp, warnIfOversubscribed, type CliIO } from './common.js';
@@ -41,6 +42,11 @@ const EVAL_KEYS: readonly ConfigKey[] = [
   'dataDir',
   'syntheticTrain',
   'syntheticTest',
+  'imageSize',
+  'evalCropPad',
+  'dataWorkers',
+  'decodedCache',
+  'skipBadImages',
   'seed',
   'threads',
   'device',
@@ -145,10 +151,12 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
   }
   warnIfOversubscribed(io, cfg.threads, sources.threads);
   setThreads(cfg.threads);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
 
   let data;
   try {
-    data = loadRunData({ ...cfg, valFraction: 0 });
+    // The test split only: image-folder sets then skip decoding the training images.
+    data = loadRunData({ ...cfg, valFraction: 0, trainSubset: undefined }, { testOnly: true });
   } catch (err) {
     throw err instanceof ConfigError ? relabelIssues(err, sources) : err;
   }

@@ -28,6 +28,7 @@ import {
 } from '../distributed/index.js';
 import { readCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { UsageError } from '../train/errors.js';
+import { setImageLoadLog } from '../data/index.js';
 import { prepareRun, StopController, trainRun, type PreparedRun, type StopSignalName } from '../train/loop.js';
 import { checkDataSettings, RESUME_OVERRIDABLE } from '../train/plan.js';
 import { Progress, type ProgressMode } from '../train/progress.js';
@@ -307,6 +308,7 @@ async function runTrain(io: CliIO, flags: TrainFlags): Promise<number> {
     return EXIT.OK;
   }
   const overrides = configOverrides(flags);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
   if (flags.resume !== undefined && (flags.preset !== undefined || flags.config !== undefined)) {
     throw new UsageError(
       `--resume takes the config from the checkpoint; it cannot be combined with ${flags.preset !== undefined ? '--preset' : '--config'}`,

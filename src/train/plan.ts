@@ -50,6 +50,8 @@ export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
   'keepLast',
   'evalEvery',
   'logEvery',
+  'dataWorkers', // decoded bytes do not depend on the pool size
+  'decodedCache',
 ];
 
 /** Keys left out of the config hash: where/how the run is kept, not what it computes. */
@@ -67,7 +69,7 @@ export function configHash(cfg: RunConfig): string {
 
 const issue = (key: ConfigKey, text: string) => ({ source: toFlagName(key), field: key, text: `${toFlagName(key)}: ${text}` });
 
-const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist']);
+const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet']);
 
 /**
  * Data settings that would otherwise be ignored without a word. `dataDir` with the synthetic
@@ -100,7 +102,7 @@ export function checkDataSettings(cfg: RunConfig, sources: SourceMap): string[] 
 }
 
 /** Loads the data set of the config, with the validation split held out. */
-export function loadRunData(cfg: RunConfig): RunData {
+export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): RunData {
   if (NEEDS_DIR.has(cfg.dataset) && cfg.dataDir === undefined) {
     throw new ConfigError([
       issue('dataDir', `missing, expected the directory holding the ${cfg.dataset} files (data set "${cfg.dataset}" is read from local files)`),
@@ -111,9 +113,19 @@ export function loadRunData(cfg: RunConfig): RunData {
     seed: cfg.seed,
     syntheticTrain: cfg.syntheticTrain,
     syntheticTest: cfg.syntheticTest,
+    imageSize: cfg.imageSize,
+    evalCropPad: cfg.evalCropPad,
+    dataWorkers: cfg.dataWorkers,
+    decodedCache: cfg.decodedCache,
+    skipBadImages: cfg.skipBadImages,
+    testOnly: opts.testOnly,
+    mixup: cfg.mixup,
+    randAugment: cfg.randAugment,
+    randAugmentMagnitude: cfg.randAugmentMagnitude,
   });
-  if (splits.train.height !== IMAGE_SIZE || splits.train.width !== IMAGE_SIZE) {
-    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
+  const side = cfg.imageSize ?? IMAGE_SIZE;
+  if (splits.train.height !== side || splits.train.width !== side) {
+    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${side}x${side}`);
   }
   // Fixed subsets (the same images for every seed), before the validation split.
   for (const [key, split] of [['trainSubset', 'train'], ['testSubset', 'test']] as const) {
