@@ -10,6 +10,8 @@
  */
 import { POLICY_ORDER, settingsOf, warmupsOf, type Aggregate, type Setting } from './aggregate.js';
 import type { RunData } from './runs.js';
+import type { Comparison } from './comparisons.js';
+import { isSummaryOnly } from './csv-runs.js';
 import { lineChart, type Series } from './svg.js';
 
 export interface ChartGroup {
@@ -64,13 +66,13 @@ function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
 }
 
-export function chartGroups(agg: Aggregate): ChartGroup[] {
+export function chartGroups(agg: Aggregate, _cs: readonly Comparison[] = []): ChartGroup[] {
   const groups: ChartGroup[] = [];
   for (const c of agg.contexts) {
     const warmups = warmupsOf(agg, c.key);
     for (const w of warmups) {
       const settings = settingsOf(agg, c.key)
-        .filter((s) => s.warmupEpochs === w && s.complete.length > 0)
+        .filter((s) => s.warmupEpochs === w && s.complete.length > 0 && !s.complete.every(isSummaryOnly))
         .sort((a, b) => POLICY_ORDER.indexOf(a.gr) - POLICY_ORDER.indexOf(b.gr));
       if (settings.length === 0) continue;
       const id = slug(`${c.label}-wu${w}`);
