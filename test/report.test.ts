@@ -100,7 +100,7 @@ describe('report of real runs', () => {
     expect(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n')).toHaveLength(15);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/); // nothing fetched
-    for (const kind of ['test-error', 'g1-norm', 'lr', 'lambda', 'r', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
+    for (const kind of ['final-error', 'test-error', 'test-error-zoom', 'g1-norm', 'schedules', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
   });
 
   it('a report folder with only runs.csv and settings.csv renders again, with the same statistics', async () => {
@@ -115,7 +115,8 @@ describe('report of real runs', () => {
       expect(c.test.mean).toBeCloseTo(first.comparisons[i].test.mean, 3);
       expect(c.words.split(' (')[0]).toBe(first.comparisons[i].words.split(' (')[0]);
     });
-    expect(again.groups).toEqual([]); // per-epoch charts need the run directories
+    // per-epoch charts need the run directories: only the final-error dot plot remains
+    expect(again.groups.flatMap((g) => g.charts.map((c) => c.kind))).toEqual(['final-error']);
     const r = await cli(['report', out, '--out', join(tmp, 'out-csv2')]);
     expect(r.code).toBe(0);
     expect(readFileSync(join(tmp, 'out-csv2', 'runs.csv'), 'utf8')).toBe(readFileSync(join(out, 'runs.csv'), 'utf8'));

@@ -191,8 +191,11 @@ export function reportHtml(rep: Report): string {
   for (const t of rep.tables) parts.push(tableHtml(t));
   parts.push('<h2>Charts</h2>');
   parts.push(
-    '<p class="note">One group per setting and LR warmup. Lines are means over seeds; shaded bands span the lowest and highest seed. ' +
-      'The dashed vertical line marks the end of the warmup. ‖g1‖ is the gradient norm of the first pass, averaged over each epoch.</p>',
+    '<p class="note">First, per setting, the final test error of every seed (dots), with the mean (bar) and its 95% t interval (whiskers). ' +
+      'Then one group per setting and LR warmup: lines are means over seeds, shaded bands span the lowest and highest seed; ' +
+      'the dashed vertical line marks the end of the warmup; the zoom panel shows the last 40% of the epochs; ' +
+      '‖g1‖ is the gradient norm of the first pass, averaged over each epoch; "(log)" marks a logarithmic axis. ' +
+      'The schedules panel divides lr, λ and r by their peak values and lifts each policy by a small offset so equal schedules stay visible.</p>',
   );
   for (const g of rep.groups) {
     parts.push(`<section class="group" id="${escapeXml(g.id)}" data-group="${escapeXml(g.id)}"><h3>${escapeXml(g.title)}</h3><div class="charts">`);
