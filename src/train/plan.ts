@@ -204,7 +204,7 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
       clip: cfg.clip,
     },
     schedule: { form: cfg.schedule, lr0: cfg.lr, warmupSteps, totalSteps },
-    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps },
+    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps, stepOrigin: cfg.grStepOrigin === 1 ? 1 : 0 },
     seed: cfg.seed,
     labelSmoothing: cfg.labelSmoothing,
   };
