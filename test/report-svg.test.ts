@@ -24,6 +24,16 @@ describe('log axis', () => {
   });
 });
 
+describe('linear axis', () => {
+  it('a symmetric colour bar has a tick at exactly 0', async () => {
+    const { heatMap } = await import('../src/report/svg.js');
+    const svg = heatMap({ id: 'h', title: 't', xLabel: 'x', yLabel: 'y', xs: [1, 2], ys: [1], values: [[-0.63, 0.41]], diverging: true, valueLabel: 'rel. diff' });
+    expect(svg).toContain('>0</text>');
+    expect(svg).not.toMatch(/e-1[0-9]</);
+    expect(svg).toContain('>rel. diff</text>');
+  });
+});
+
 describe('dot plot', () => {
   it('one dot per seed, one mean bar and one interval per item', () => {
     const item = (name: string, values: number[]) => ({ name, values, seeds: values.map((_, i) => i), mean: 1, ciLow: 0, ciHigh: 2 });

@@ -70,7 +70,8 @@ function fmtTick(v: number): string {
 function linearTicks(lo: number, hi: number, n = 5): number[] {
   const step = niceStep(hi - lo || Math.abs(hi) || 1, n);
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  // Integer multiples of the step (no accumulated sum), so 0 is exactly 0 and not 1e-17.
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(Number((k * step).toPrecision(12)));
   return out;
 }
 
