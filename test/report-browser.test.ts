@@ -80,7 +80,7 @@ describe.skipIf(skip)('HTML report in Chromium', () => {
     expect(dots.declared).toEqual(['none', 'gr', 'none', 'gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
     const seedDots = await page.$$eval('svg.dotplot circle.seed-dot', (c) => c.length);
     expect(seedDots).toBe(7 * 2);
-    const kinds = ['test-error', 'test-error-zoom', 'g1-norm', 'train-error', 'moment2'];
+    const kinds = ['test-error', 'test-error-zoom', 'g1-norm', 'g1-steps', 'train-error', 'moment2'];
     expect(charts).toHaveLength(1 + 2 * (kinds.length + 1));
     for (const g of groups) {
       const expected = g!.endsWith('wu1') ? [...POLICIES] : ['none', 'gr'];

@@ -100,7 +100,7 @@ describe('report of real runs', () => {
     expect(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n')).toHaveLength(15);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/); // nothing fetched
-    for (const kind of ['final-error', 'test-error', 'test-error-zoom', 'g1-norm', 'schedules', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
+    for (const kind of ['final-error', 'test-error', 'test-error-zoom', 'g1-norm', 'g1-steps', 'schedules', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
   });
 
   it('a report folder with only runs.csv and settings.csv renders again, with the same statistics', async () => {

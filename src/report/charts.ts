@@ -63,6 +63,22 @@ function momentSeries(runs: RunData[]): { points: [number, number][]; band: [num
   };
 }
 
+/** Per-step ‖g1‖ (logged steps, up to `maxStep`): mean and min/max over runs at each step. */
+function stepSeries(runs: RunData[], maxStep: number): { points: [number, number][]; band: [number, number, number][] } {
+  const byStep = new Map<number, number[]>();
+  for (const r of runs) {
+    for (const p of r.steps) {
+      if (p.step > maxStep || !Number.isFinite(p.g1Norm)) continue;
+      byStep.set(p.step, [...(byStep.get(p.step) ?? []), p.g1Norm]);
+    }
+  }
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  return {
+    points: steps.map((s) => [s, byStep.get(s)!.reduce((a, b) => a + b, 0) / byStep.get(s)!.length]),
+    band: steps.map((s) => [s, Math.min(...byStep.get(s)!), Math.max(...byStep.get(s)!)]),
+  };
+}
+
 function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase();
 }
@@ -176,6 +192,12 @@ export function chartGroups(agg: Aggregate, _cs: readonly Comparison[] = []): Ch
 
       const g1: Series[] = settings.map((s) => ({ name: s.gr, ...epochSeries(s.complete, (e) => e.g1NormMean) }));
       add('g1-norm', lineChart({ id: `${id}-g1-norm`, title: 'Per-epoch mean ‖g1‖ = ‖∇L‖ (mean, min–max band over seeds)', xLabel: 'epoch', yLabel: '‖g1‖', series: g1, logY: true, markers: epochMarker }), names);
+
+      // Step resolution over the first warmups: where the policies differ (the per-epoch mean
+      // averages the first steps away). Mean over seeds at the logged steps.
+      const stepCut = warmupStep > 0 ? 3 * warmupStep : Math.max(1, 5 * spe);
+      const g1s: Series[] = settings.map((s) => ({ name: s.gr, ...stepSeries(s.complete, stepCut) }));
+      add('g1-steps', lineChart({ id: `${id}-g1-steps`, title: `‖g1‖ per logged step, first ${stepCut} steps (mean, min–max band over seeds)`, xLabel: 'optimizer step', yLabel: '‖g1‖', series: g1s, logY: true, markers: stepMarker, xMax: stepCut }), names);
 
       const tr: Series[] = settings.map((s) => ({ name: s.gr, ...epochSeries(s.complete, (e) => 1 - e.trainAcc) }));
       add('train-error', lineChart({ id: `${id}-train-error`, title: 'Training error per epoch (first pass, train mode)', xLabel: 'epoch', yLabel: 'train error (%)', series: tr, percentY: true, markers: epochMarker }), names);
