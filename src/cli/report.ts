@@ -20,8 +20,12 @@ export function reportCommand(io: CliIO, setExit: (code: number) => void): Comma
     .description(
       'Read every run directory below RUNS_DIR (config.json, metrics.jsonl, summary.json), group the runs that ' +
         'differ only in the seed, and write report.md (Table 1: base vs GR without/with LR warmup; Table 2: the GR ' +
-        'warmup policies; mean ± std over seeds of the final and best test error, with n), settings.csv, runs.csv and ' +
-        'report.html (self-contained, inline SVG: test error per epoch, mean ‖g1‖ per epoch, lr/λ/r per step, Adam second moment).',
+        'warmup policies; mean ± std over seeds of the final and best test error, with n; paired differences with ' +
+        'their 95% t interval, sign count, p-value and Holm correction, worded "significant at 5% after correction", ' +
+        '"direction only" or "within noise"), settings.csv, runs.csv and report.html (self-contained, inline SVG: ' +
+        'final error per seed and policy, test error per epoch with a zoom on the last epochs, ‖g1‖ per epoch and per ' +
+        'step, training error, lr/λ/r in one panel, Adam second moment). A folder with only runs.csv (and settings.csv), ' +
+        'such as a committed report, is rebuilt from those files.',
     )
     .argument('<runs-dir>', 'folder holding the run directories (e.g. a sweep\'s outDir)')
     .addOption(new Option('--out <dir>', 'where to write the report files (default: <runs-dir>/report)'))

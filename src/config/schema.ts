@@ -125,6 +125,8 @@ const fieldShape = {
   gr: z.enum(GR_POLICIES).default('zero-warmup'),
   lambda: num().gte(0).default(0.1),
   r: num().gte(0).default(0.1),
+  /** 0: the GR ramps count the optimizer step from 0 (the authors' code: r = λ = 0 at the first update); 1: from 1. */
+  grStepOrigin: int().refine((v) => v === 0 || v === 1).default(0),
   perturbation: z.enum(PERTURBATIONS).default('global'),
   perturbationShards: int().gte(1).lte(MAX_BATCH).default(1),
 
@@ -407,6 +409,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'GR strength lambda (alpha = lambda / r; ignored by sam, where alpha = 1)' },
   r: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
     description: 'GR / SAM perturbation radius r' },
+  grStepOrigin: { group: 'gr', kind: 'integer', choices: [0, 1], valueName: '<0|1>', expected: 'one of 0, 1',
+    description: 'step origin of the r-/lambda-warmup ramps min(1, s/Tw): 0 = s counts updates from 0 (the authors\' code: 0 at the first update), 1 = from 1' },
   perturbation: { group: 'gr', kind: 'enum', choices: PERTURBATIONS, valueName: '<mode>', expected: oneOf(PERTURBATIONS),
     description: 'global: one perturbation from the whole (global) batch; local: one per rank/shard (the paper\'s JAX code, SAM m-sharpness)' },
   perturbationShards: { group: 'gr', kind: 'integer', valueName: '<k>', expected: intFromTo(1, MAX_BATCH),

@@ -60,7 +60,11 @@ const HASH_EXCLUDED: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** 16 hex digits of SHA-256 over the config fields that determine the run's numbers. */
 export function configHash(cfg: RunConfig): string {
   const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  for (const [k, v] of Object.entries(cfg)) {
+    // Configs written before grStepOrigin existed counted from 1: they hash as grStepOrigin 1.
+    if (k === 'grStepOrigin' && v === 1) continue;
+    if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  }
   return createHash('sha256')
     .update(serializeConfig(rec as RunConfig))
     .digest('hex')
@@ -216,7 +220,7 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
       clip: cfg.clip,
     },
     schedule: { form: cfg.schedule, lr0: cfg.lr, warmupSteps, totalSteps },
-    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps },
+    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps, stepOrigin: cfg.grStepOrigin === 0 ? 0 : 1 },
     seed: cfg.seed,
     labelSmoothing: cfg.labelSmoothing,
   };
