@@ -113,7 +113,7 @@ describe('fused GR step', () => {
 
   it('reports phase timings in milliseconds that fit inside the step; a plain step has no GR phases', async () => {
     const m = twin();
-    const total = (t: Record<string, number>) => Object.values(t).reduce((s, v) => s + v, 0);
+    const total = (t: object) => Object.values(t).reduce((s: number, v: number) => s + v, 0);
     let t0 = performance.now();
     const gr = await m.step(images, labels, { lr: 1e-3, lambda: 0.1, r: 0.1, seed: 1 });
     let wall = performance.now() - t0;
