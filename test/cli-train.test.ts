@@ -67,7 +67,11 @@ describe('train end to end', () => {
       ]);
       expect(Number.isFinite(r.loss) && r.dataMs >= 0 && r.imagesPerSec > 0).toBe(true);
     }
-    expect(epochs[1].testError).toBeGreaterThanOrEqual(0);
+    // an error rate over the 64 test images: a whole number of them, 0 to 64
+    for (const e of epochs) {
+      const wrong = e.testError! * 64;
+      expect(Number.isInteger(wrong) && wrong >= 0 && wrong <= 64, `epoch ${e.epoch}: testError ${e.testError}`).toBe(true);
+    }
     expect(epochs[1].g1NormMean).toBeCloseTo(steps.slice(8).reduce((s, r) => s + r.g1Norm, 0) / 4, 12);
 
     const summary = JSON.parse(readFileSync(join(a, 'summary.json'), 'utf8'));
@@ -167,7 +171,7 @@ describe('train end to end', () => {
     expect(bad.err).toBe(
       'error: config: --model: got "vit-ti", but the run being resumed has "vit-micro"; a resumed run keeps ' +
         "its checkpoint's config (only --threads, --device, --out-dir, --data-dir, --checkpoint-every, --keep-last, " +
-        '--eval-every, --log-every may change)\n',
+        '--eval-every, --log-every, --data-workers, --decoded-cache may change)\n',
     );
     const mixed = await cli(['train', '--resume', dir('a'), '--preset', 'quick']);
     expect(mixed.code).toBe(2);

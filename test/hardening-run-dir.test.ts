@@ -53,9 +53,8 @@ function writeLock(dir: string, owner: { pid: number; hostname: string; startedA
 
 describe('--out-dir that cannot be created (item 5)', () => {
   it('/proc/xyz/run fails at once, naming the path and the OS reason (no endless mkdir loop)', async () => {
-    const t0 = Date.now();
+    // An endless loop would never return: the test's timeout fails it, no clock needed.
     const r = await cli(['train', ...SMALL, '--steps', '1', '--out-dir', '/proc/xyz/run']);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.code).toBe(2);
     expect(r.err).toBe('error: --out-dir /proc/xyz/run: cannot create directory /proc/xyz: no such file or directory (ENOENT)\n');
   });

@@ -71,7 +71,10 @@ const GR_ONLY = ['lambda', 'r'];
 
 function contextOf(cfg: RunConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg).sort(([a], [b]) => a.localeCompare(b))) {
+  // Runs made before grStepOrigin existed counted the GR ramps from 1.
+  const raw = cfg as unknown as Record<string, unknown>;
+  const withOrigin = raw.grStepOrigin === undefined ? { ...raw, grStepOrigin: 1 } : raw;
+  for (const [k, v] of Object.entries(withOrigin).sort(([a], [b]) => a.localeCompare(b))) {
     if (!RUN_ONLY.has(k) && !COLUMN_KEYS.has(k)) out[k] = cfg.gr === 'none' && GR_ONLY.includes(k) ? null : v;
   }
   return out;

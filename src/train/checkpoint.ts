@@ -14,7 +14,7 @@ import {
   type TensorToWrite,
 } from '../io/safetensors.js';
 import type { VitConfig } from '../model/presets.js';
-import type { VitModel } from '../model/vit-model.js';
+import { notFiniteIn, type VitModel } from '../model/vit-model.js';
 import { RunConfigSchema, issuesFromZod, type RunConfig } from '../config/index.js';
 import { checkDataOrder, checkModelConfig, checkTrainState } from './checkpoint-meta.js';
 import { CheckpointError } from './errors.js';
@@ -127,6 +127,8 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
     throw new CheckpointError(path, problem);
   };
   const cfgRaw = parseJsonField(path, meta, 'config');
+  // A checkpoint written before grStepOrigin existed counted the GR ramps from 1: resume it so.
+  if (cfgRaw && typeof cfgRaw === 'object' && !Array.isArray(cfgRaw) && !('grStepOrigin' in cfgRaw)) (cfgRaw as Record<string, unknown>).grStepOrigin = 1;
   const parsed = RunConfigSchema.safeParse(cfgRaw);
   if (!parsed.success) {
     const issues = issuesFromZod(parsed.error, cfgRaw).map((i) => i.text);
@@ -226,6 +228,9 @@ export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void
     else if (s.dtype !== 'F32' && s.dtype !== 'F64') problems.push(`tensor "${t.name}" has dtype ${s.dtype}`);
     else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
       problems.push(`tensor "${t.name}" has shape [${s.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+    } else {
+      const bad = notFiniteIn(model.precision, s.data as ArrayLike<number>); // after conversion to the model's precision
+      if (bad) problems.push(`tensor "${t.name}" holds ${bad}`);
     }
   }
   const slots = model.optimizerState();
@@ -236,6 +241,9 @@ export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void
     else if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has dtype ${t.dtype}`);
     else if (t.data.length !== s.data.length) {
       problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has ${t.data.length} values, expected ${s.data.length}`);
+    } else {
+      const bad = notFiniteIn(model.precision, t.data as ArrayLike<number>);
+      if (bad) problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" holds ${bad}`);
     }
   }
   for (const name of file.tensors.keys()) {

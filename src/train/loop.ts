@@ -236,6 +236,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
     valImages: data.val?.count ?? 0,
     testImages: data.test.count,
     runDir: o.runDir,
+    ...(data.train.skippedImages !== undefined ? { skippedBadImages: data.train.skippedImages } : {}),
   });
   progress.start({
     ...identity(),
@@ -257,6 +258,7 @@ async function trainRunInner(o: TrainRunOptions): Promise<TrainRunResult> {
       ? `resume from ${o.resume.path} at step ${startStep} of ${T} (${threads} threads)`
       : `start: ${T} steps, ${spe} per epoch, config hash ${hash} (${threads} threads)`,
   );
+  if (data.train.skippedImages) appendRunLog(o.runDir, `skipped ${data.train.skippedImages} bad image files (--skip-bad-images)`);
   if (startStep >= T) {
     progress.note(`nothing to do: the run in ${o.runDir} is already complete (step ${startStep} of ${T})`);
     return { status: 'already-complete', step: startStep };
