@@ -184,7 +184,10 @@ void Vit<T>::ensure_capacity(int B) {
                               std::to_string(need / size_t(B) / 1024) + " KiB per image)" + why +
                               "; use a smaller batch (the model is unchanged and still usable)");
   };
-  if (limit > 0 && need > limit) throw oom(", more than the " + gib(double(limit)) + " this machine has");
+  if (limit > 0 && need > limit)
+    throw oom(", more than the " + gib(double(limit)) +
+              (be_->name() == "cpu" ? std::string(" this machine has")
+                                    : " left on the " + be_->name() + " device"));
   std::vector<LayerActs> fresh_layers;
   Arena<T>& a = acts_arena_;
   plan_buffers(a, fresh_layers, B);
