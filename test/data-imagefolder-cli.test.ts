@@ -78,11 +78,10 @@ describe('train and eval on image folders', () => {
 });
 
 describe('example configs', () => {
-  it('the CIFAR-100 and TinyImageNet sweeps expand; the Swin-T config waits for the swin-t preset', async () => {
+  it('the TinyImageNet sweep expands; the Swin-T config waits for the swin-t preset', async () => {
     const { loadSweepFile } = await import('../src/sweep/config.js');
     const { resolveConfig } = await import('../src/config/index.js');
     const root = fileURLToPath(new URL('../examples', import.meta.url));
-    expect(loadSweepFile(join(root, 'cifar100.yaml')).cells).toHaveLength(90);
     const tiny = loadSweepFile(join(root, 'tinyimagenet-vit.yaml'));
     expect(tiny.cells).toHaveLength(45);
     expect(tiny.cells[0].config).toMatchObject({ dataset: 'tinyimagenet', imageSize: 64, evalCropPad: 16, patchSize: 8 });
