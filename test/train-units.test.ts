@@ -38,9 +38,13 @@ describe('planRun', () => {
     expect([steps.totalSteps, steps.epochs]).toEqual([7, 3]);
   });
 
-  it('rejects warmup past the run and a batch larger than the data', () => {
+  it('clips warmup past the run (with a note) and rejects a batch larger than the data', () => {
     const cfg = resolveConfig({ overrides: { steps: 2, batchSize: 32, warmupEpochs: 1 } });
-    expect(() => planRun(cfg, train)).toThrow(ConfigError);
+    const p = planRun(cfg, train);
+    expect([p.warmupSteps, p.trainer.schedule.warmupSteps, p.trainer.gr.warmupSteps]).toEqual([2, 2, 2]);
+    expect(p.notes).toEqual(["--warmup-epochs 1 (3 steps at 3 steps per epoch) is longer than the run's 2 steps (--steps 2): the warmup is clipped to 2 steps"]);
+    expect(planRun(resolveConfig({ overrides: { epochs: 2, batchSize: 32, warmupEpochs: 5 } }), train).warmupSteps).toBe(6);
+    expect(planRun(resolveConfig({ overrides: { epochs: 2, batchSize: 32, warmupSteps: 4 } }), train).warmupSteps).toBe(4);
     expect(() => planRun(resolveConfig({ overrides: { batchSize: 101 } }), train)).toThrow(
       'config: --batch-size: got 101, expected at most the 100 training images (the last partial batch is dropped)',
     );
