@@ -92,7 +92,7 @@ export class TrainSession {
   private lastCheckpoint: { path: string; step: number } | undefined;
   private lastCheckpointAt = performance.now();
   private lastEval: Evaluation | null = null;
-  private eta!: EtaEstimator;
+  private readonly eta: EtaEstimator;
   private metrics: MetricsSink = { append: () => undefined, close: () => undefined };
 
   constructor(private readonly o: TrainRunOptions & { prepared: PreparedRun }) {
@@ -117,6 +117,12 @@ export class TrainSession {
       perturbationShards: this.cfg.perturbationShards,
     }); // configures the optimizer (zero state)
     this.logs = new RunSideLogs(this.writer, this.cfg.tensorboard);
+    // GR steps (two passes) cost about twice a base step: the ETA prices each kind separately.
+    this.eta = new EtaEstimator({
+      totalSteps: this.T,
+      secondPassAt: (t) => this.trainer.plan(t).secondPass,
+      evaluationsAfter: (step) => eventsAfter(step, this.evalEvery, this.T),
+    });
   }
 
   async run(): Promise<TrainRunResult> {
@@ -278,12 +284,6 @@ export class TrainSession {
 
   private async train(): Promise<void> {
     const { cfg, spe, T, dist } = this;
-    // GR steps (two passes) cost about twice a base step: the ETA prices each kind separately.
-    this.eta = new EtaEstimator({
-      totalSteps: T,
-      secondPassAt: (t) => this.trainer.plan(t).secondPass,
-      evaluationsAfter: (step) => eventsAfter(step, this.evalEvery, T),
-    });
     const B = cfg.batchSize;
     // A rank builds its shard of each global batch (the same pure function of (seed, epoch, k)).
     const shard = dist ? rankShard(B, dist.rank, dist.size) : undefined;
