@@ -116,7 +116,7 @@ export class TrainSession {
       perturbation: this.cfg.perturbation,
       perturbationShards: this.cfg.perturbationShards,
     }); // configures the optimizer (zero state)
-    this.logs = new RunSideLogs(this.writer, this.cfg.tensorboard);
+    this.logs = new RunSideLogs(this.writer, this.cfg);
     // GR steps (two passes) cost about twice a base step: the ETA prices each kind separately.
     this.eta = new EtaEstimator({
       totalSteps: this.T,
@@ -129,7 +129,7 @@ export class TrainSession {
     this.open();
     this.announce();
     if (this.startStep >= this.T) return this.summariseFinished();
-    this.logs.open(this.startStep, this.spe);
+    this.logs.open(this.startStep);
     try {
       await this.train();
     } finally {
@@ -361,7 +361,7 @@ export class TrainSession {
       const er = epochRecord({ epoch, step: s, last: rec, sums: this.state.epochSums, test: ev?.test ?? null, val: ev?.val ?? null, evalSec: ev?.sec ?? 0, elapsedSec: this.elapsed() });
       this.metrics.append(er);
       this.progress.epoch(er, this.ctx());
-      this.logs.epoch(er, this.spe);
+      this.logs.epoch(er);
       this.state.epochSums = emptyEpochSums();
     }
     if (ev) this.updateBest(ev, epoch);
