@@ -102,7 +102,9 @@ Output (progress lines, epoch lines, <run dir>/metrics.jsonl):
            evaluations still to come
   summary.json: "status": "complete" with the final and best test error, or
            "interrupted" (Ctrl-C/SIGTERM) with the step reached, the best test
-           error so far, the checkpoint and the command to resume.`;
+           error so far, the checkpoint and the command to resume.
+  summary.csv: one row per epoch (timm's columns first); --tensorboard: event
+           files in <run dir>/tensorboard/. See docs/run-directory.md.`;
 
 export function trainCommand(io: CliIO, setExit: (code: number) => void): Command {
   const cmd = new Command('train')

@@ -18,13 +18,20 @@
  *                                     the checkpoint and the command to resume
  *   train.log                         human-readable event log: start, resume, checkpoints,
  *                                     interruptions, errors (timestamped)
- *   best.safetensors                  checkpoint with the lowest test error so far
+ *   run-state.json                    lifecycle state (created, running, final-checkpoint,
+ *                                     summarised), run id, world size (run-state.ts)
+ *   summary.csv                       one row per epoch (side-logs.ts)
+ *   best.safetensors                  the best model so far: a hard link to a best-step file
  *   run.lock                          present while a run uses the directory (pid, host, start)
+ *   tensorboard/                      --tensorboard event files
  *   checkpoints/
  *     step-0000156.safetensors        checkpoint after update 156 (the step number is zero-padded
  *     step-0000312.safetensors        to 7 digits); the newest --keep-last are kept
+ *     best-step-0000140.safetensors   the best model at update 140, kept while referred to
  *     superseded-<time>/              what a resume from an older checkpoint set aside
  * ```
+ *
+ * docs/run-directory.md describes the layout, the lifecycle and the resume rules for users.
  *
  * One run at a time: the lock (run-lock.ts) makes a second run on the same directory fail.
  *

@@ -388,7 +388,7 @@ export class TrainSession {
     this.state.best = { testError: ev.test.error, testLoss: ev.test.loss, ...(ev.val ? { valError: ev.val.error } : {}), epoch, step: this.s };
     this.writer.best(this.model, this.metaNow());
     const what = ev.val ? `validation error ${formatPercent(ev.val.error, 2)}` : `test error ${formatPercent(ev.test.error, 2)}`;
-    this.writer.log(`best ${what} at epoch ${epoch} (step ${this.s}): ${this.writer.paths.best}`);
+    this.writer.log(`best ${what} at epoch ${epoch}: ${this.writer.paths.best} (step ${this.s})`);
   }
 
   /** Whether `--checkpoint-minutes` have passed since the last checkpoint (rank 0 decides for all). */
