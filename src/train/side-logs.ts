@@ -6,8 +6,8 @@
  *   epoch end from the epoch records, so after a resume it holds exactly the epochs of
  *   metrics.jsonl.
  * - `--tensorboard`: TensorBoard event files in <run dir>/tensorboard/, one per session; a
- *   session that resumes at update s starts with a SessionLog START at s + 1, so TensorBoard
- *   drops what an abandoned future had logged past the checkpoint.
+ *   session that starts at update s (0 for a new run) begins with a SessionLog START at s + 1,
+ *   so TensorBoard drops what an abandoned future had logged past a resumed checkpoint.
  */
 import { join } from 'node:path';
 import type { RunConfig } from '../config/index.js';
@@ -70,7 +70,9 @@ export class RunSideLogs {
       const dir = join(this.writer.dir, TENSORBOARD_DIR);
       makeDir(dir);
       this.events = new EventFileWriter(dir);
-      if (startStep > 0) this.events.sessionStart(startStep + 1);
+      // Every session starts with one: TensorBoard takes the first START of a run as its
+      // start and a later one as a restart that drops the events of steps >= its step.
+      this.events.sessionStart(startStep + 1);
     }
   }
 
