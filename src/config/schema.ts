@@ -467,6 +467,7 @@ const ALIASES: Record<string, ConfigKey> = {
   gradientclip: 'clip',
   numepochs: 'epochs',
   warmup: 'warmupEpochs',
+  keepcheckpoints: 'keepLast',
   totalsteps: 'steps',
   maxsteps: 'steps',
   rho: 'r',
