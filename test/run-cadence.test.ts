@@ -75,6 +75,23 @@ describe('cadences', () => {
   });
 });
 
+describe('the best model', () => {
+  it('is chosen by the validation error when --val-fraction holds out a split', async () => {
+    const d = join(tmp, 'val');
+    const r = await cli(['train', ...SMALL, '--synthetic-train', '40', '--val-fraction', '0.2', '--steps', '12', '--eval-every', '1steps', '--out-dir', d]);
+    expect(r.code, r.err).toBe(0);
+    const evals = readMetrics(join(d, 'metrics.jsonl')).flatMap((x) =>
+      x.type === 'eval' || (x.type === 'epoch' && x.testError !== null) ? [{ step: x.step, val: x.valError!, test: x.testError! }] : [],
+    );
+    expect(evals.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    // The first evaluation with the lowest validation error (a later tie is not better).
+    const best = evals.reduce((a, b) => (b.val < a.val ? b : a));
+    const summary = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'));
+    expect([summary.bestStep, summary.bestTestError]).toEqual([best.step, best.test]);
+    expect(readSafetensors(join(d, 'best.safetensors')).metadata.step).toBe(String(best.step));
+  });
+});
+
 /** Runs the binary with --json; SIGKILLs it once a step line with step >= `atStep` shows. */
 function runAndKill(args: string[], atStep: number): Promise<{ signal: string | null }> {
   return new Promise((resolve, reject) => {

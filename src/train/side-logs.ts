@@ -9,6 +9,7 @@
  *   session that starts at update s (0 for a new run) begins with a SessionLog START at s + 1,
  *   so TensorBoard drops what an abandoned future had logged past a resumed checkpoint.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunConfig } from '../config/index.js';
 import { makeDir } from '../io/make-dir.js';
@@ -65,7 +66,8 @@ export class RunSideLogs {
   open(startStep: number): void {
     if (!this.writer.active) return;
     this.rows = readMetrics(this.writer.paths.metrics).flatMap((r) => (r.type === 'epoch' ? [csvRow(r)] : []));
-    this.writeCsv();
+    // Cut back to the epochs of metrics.jsonl (a resume); a new run writes it at its first epoch end.
+    if (this.rows.length > 0 || existsSync(this.csvPath())) this.writeCsv();
     if (this.cfg.tensorboard) {
       const dir = join(this.writer.dir, TENSORBOARD_DIR);
       makeDir(dir);
@@ -115,8 +117,12 @@ export class RunSideLogs {
     this.events = undefined;
   }
 
+  private csvPath(): string {
+    return join(this.writer.dir, SUMMARY_CSV);
+  }
+
   private writeCsv(): void {
-    this.writer.text(join(this.writer.dir, SUMMARY_CSV), [CSV_COLUMNS.join(','), ...this.rows].join('\n') + '\n');
+    this.writer.text(this.csvPath(), [CSV_COLUMNS.join(','), ...this.rows].join('\n') + '\n');
   }
 }
 
