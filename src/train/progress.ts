@@ -10,7 +10,7 @@
  *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
  */
 import { performance } from 'node:perf_hooks';
-import type { EpochRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
+import type { EpochRecord, EvalRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -178,6 +178,12 @@ export class Progress {
     parts.push(`${fmtRate(rec.imagesPerSec)} img/s, data ${rec.dataMs.toFixed(1)} ms/step`);
     parts.push(`${formatDuration(rec.elapsedSec)} elapsed`);
     this.line(parts.join(' | '));
+  }
+
+  /** An evaluation inside an epoch: its record in json mode, else the line `text`. */
+  evaluation(rec: EvalRecord, text: string): void {
+    if (this.mode === 'json') this.out.write(JSON.stringify(rec) + '\n');
+    else if (this.mode !== 'quiet') this.line(text);
   }
 
   /** An informational line (stderr in json mode, nothing in quiet mode). */

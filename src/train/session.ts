@@ -351,7 +351,8 @@ export class TrainSession {
       const r = { type: 'eval' as const, step: s, epoch: s / spe, testLoss: ev.test.loss, testError: ev.test.error, valLoss: ev.val?.loss ?? null, valError: ev.val?.error ?? null, evalSec: ev.sec, elapsedSec: this.elapsed() };
       this.metrics.append(r);
       this.logs.evaluation(r);
-      this.progress.note(
+      this.progress.evaluation(
+        r,
         `step ${s}/${T} (epoch ${(s / spe).toFixed(2)}): ` +
           (ev.val ? `val error ${formatPercent(ev.val.error)}, ` : '') +
           `test loss ${ev.test.loss.toFixed(4)} error ${formatPercent(ev.test.error)}`,
