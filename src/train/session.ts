@@ -519,7 +519,7 @@ export class TrainSession {
       stepsPerEpoch: spe,
       totalTimeSec: total,
       ...this.identity(),
-      lastCheckpoint: this.lastCheckpoint!.path,
+      lastCheckpoint: this.lastCheckpoint?.path ?? '', // known on rank 0, which alone writes it
       bestCheckpoint: writer.paths.best,
       finishedAt: new Date().toISOString(),
       version: this.o.version,
