@@ -167,7 +167,7 @@ describe('train end to end', () => {
     expect(bad.err).toBe(
       'error: config: --model: got "vit-ti", but the run being resumed has "vit-micro"; a resumed run keeps ' +
         "its checkpoint's config (only --threads, --device, --out-dir, --data-dir, --checkpoint-every, --keep-last, " +
-        '--eval-every, --log-every, --checkpoint-minutes, --tensorboard may change)\n',
+        '--eval-every, --log-every, --checkpoint-minutes, --tensorboard, --data-workers, --decoded-cache may change)\n',
     );
     const mixed = await cli(['train', '--resume', dir('a'), '--preset', 'quick']);
     expect(mixed.code).toBe(2);

@@ -57,6 +57,12 @@ const DEFAULTS: RunConfig = {
   syntheticTest: 2000,
   augment: true,
   valFraction: 0,
+  imageSize: 32,
+  dataWorkers: 2,
+  skipBadImages: false,
+  mixup: 0,
+  randAugment: 0,
+  randAugmentMagnitude: 9,
   optimizer: 'adam',
   lr: 1e-3,
   beta1: 0.9,
@@ -76,6 +82,7 @@ const DEFAULTS: RunConfig = {
   gr: 'zero-warmup',
   lambda: 0.1,
   r: 0.1,
+  grStepOrigin: 0,
   perturbation: 'global',
   perturbationShards: 1,
   seed: 0,
@@ -264,8 +271,16 @@ describe('field validation messages', () => {
     ['patchSize', 64, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 0, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 2.5, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
-    ['dataset', 'imagenet', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist"'],
+    ['dataset', 'imagenet21k', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist", "imagefolder", "tinyimagenet", "imagenet"'],
     ['dataDir', '', 'a non-empty string'],
+    ['imageSize', 7, 'an integer from 8 to 1024, a multiple of the patch size'],
+    ['evalCropPad', -1, 'an integer from 0 to 1024'],
+    ['dataWorkers', 0, 'an integer from 1 to 64'],
+    ['decodedCache', '', 'a non-empty string'],
+    ['skipBadImages', 'yes', 'true or false'],
+    ['mixup', -1, 'a number from 0 to 100'],
+    ['randAugment', 5, 'an integer from 0 to 4'],
+    ['randAugmentMagnitude', 31, 'an integer from 0 to 30'],
     ['dataDir', 5, 'a non-empty string'],
     ['syntheticTrain', 0, 'an integer from 1 to 1000000'],
     ['syntheticTrain', 1e9, 'an integer from 1 to 1000000'],
@@ -274,7 +289,7 @@ describe('field validation messages', () => {
     ['testSubset', 2.5, 'an integer from 1 to 1000000'],
     ['augment', 'yes', 'true or false'],
     ['valFraction', 1, 'a number >= 0 and < 1'],
-    ['optimizer', 'adamw', 'one of "adam", "rmsprop", "sgd"'],
+    ['optimizer', 'adagrad', 'one of "adam", "rmsprop", "sgd", "adamw"'],
     ['lr', -1, 'a number > 0'],
     ['lr', 0, 'a number > 0'],
     ['lr', Infinity, 'a number > 0'],
@@ -299,6 +314,7 @@ describe('field validation messages', () => {
     ['gr', 'asam', 'one of "none", "gr", "sam", "r-warmup", "lambda-warmup", "zero-warmup"'],
     ['lambda', -0.1, 'a number >= 0'],
     ['r', -0.1, 'a number >= 0'],
+    ['grStepOrigin', 2, 'one of 0, 1'],
     ['perturbation', 'sync', 'one of "global", "local"'],
     ['perturbationShards', 0, 'an integer from 1 to 65536'],
     ['seed', -1, 'an integer from 0 to 4294967295'],
@@ -352,12 +368,12 @@ describe('field validation messages', () => {
   });
 
   it('every problem is listed, one per line, in table order', () => {
-    const file = writeTemp('.yaml', 'optimizer: adamw\nlearningRate: 0.1\nepochs: 0\n');
+    const file = writeTemp('.yaml', 'optimizer: adagrad\nlearningRate: 0.1\nepochs: 0\n');
     const msg = errorOf(() => resolveConfig({ configFile: file, overrides: { lr: -1, batchSize: 0, bogus: 1 } }));
     expect(msg.split('\n')).toEqual([
       `config: ${file}: unknown key "learningRate" (did you mean "lr"?)`,
       'config: unknown key "bogus"',
-      `config: ${file}: optimizer: got "adamw", expected one of "adam", "rmsprop", "sgd"`,
+      `config: ${file}: optimizer: got "adagrad", expected one of "adam", "rmsprop", "sgd", "adamw"`,
       'config: --lr: got -1, expected a number > 0',
       `config: ${file}: epochs: got 0, expected an integer >= 1`,
       'config: --batch-size: got 0, expected an integer from 1 to 65536',
@@ -604,7 +620,7 @@ describe('field table', () => {
     expect(Object.keys(CONFIG_FIELDS)).toEqual(CONFIG_KEYS);
     expect(CONFIG_FIELD_LIST.map((f) => f.key)).toEqual(CONFIG_KEYS);
     expect(new Set(Object.keys(RunConfigSchema.parse({})))).toEqual(
-      new Set(CONFIG_KEYS.filter((k) => !['steps', 'dataDir', 'trainSubset', 'testSubset', 'warmupSteps', 'checkpointMinutes'].includes(k))),
+      new Set(CONFIG_KEYS.filter((k) => !['steps', 'dataDir', 'trainSubset', 'testSubset', 'evalCropPad', 'decodedCache', 'warmupSteps', 'checkpointMinutes'].includes(k))),
     );
     const flags = new Set<string>();
     for (const f of CONFIG_FIELD_LIST) {

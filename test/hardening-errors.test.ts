@@ -61,7 +61,12 @@ describe('corrupt checkpoints (item 8)', () => {
     const ev = await cli(['eval', '--checkpoint', path]);
     expect(ev.code).toBe(2);
     expect(ev.out).toBe('');
-    expect(ev.err).toMatch(new RegExp(`^error: ${path}: not a valid safetensors file: the tensors fill \\d+ bytes but the data section holds \\d+ \\(1 byte too many\\)`));
+    // The header is space-padded to 8 bytes: with padding the shorter header still parses and the
+    // data section is one byte too long; without (it depends on the config's JSON length) the
+    // header's closing brace is cut off. Either way the file is refused with the reason.
+    expect(ev.err).toMatch(
+      new RegExp(`^error: ${path}: not a valid safetensors file: (the tensors fill \\d+ bytes but the data section holds \\d+ \\(1 byte too many\\)|header is not valid JSON)`),
+    );
     const re = await cli(['train', '--resume', path, '--out-dir', join(tmp, 'never')]);
     expect(re.code).toBe(2);
     expect(re.err).toBe(ev.err);

@@ -27,7 +27,7 @@ describe('planRun', () => {
     const cfg = resolveConfig({ overrides: { epochs: 3, batchSize: 32, warmupEpochs: 1.5, gr: 'sam', r: 0.05, lambda: 0.3 } });
     const p = planRun(cfg, train);
     expect([p.stepsPerEpoch, p.totalSteps, p.warmupSteps, p.epochs]).toEqual([3, 9, 5, 3]); // round(4.5) = 5
-    expect(p.trainer.gr).toEqual({ policy: 'sam', lambda0: 0.05, r0: 0.05, warmupSteps: 5 }); // SAM: lambda = r
+    expect(p.trainer.gr).toEqual({ policy: 'sam', lambda0: 0.05, r0: 0.05, warmupSteps: 5, stepOrigin: 0 }); // SAM: lambda = r
     expect(p.trainer.schedule).toEqual({ form: 'paper', lr0: 1e-3, warmupSteps: 5, totalSteps: 9 });
     expect(p.trainer.optimizer).toMatchObject({ kind: 'adam', rho: 0.9, clip: 2, weightDecay: 0.05 });
     expect(p.modelConfig).toMatchObject({ channels: 3, numClasses: 10, imageSize: 32, width: 64 });

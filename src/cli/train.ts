@@ -29,6 +29,7 @@ import {
 import { readCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
 import { checkResume } from '../train/resume-check.js';
 import { UsageError } from '../train/errors.js';
+import { setImageLoadLog } from '../data/index.js';
 import { prepareRun, StopController, trainRun, type PreparedRun, type StopSignalName } from '../train/loop.js';
 import { checkDataSettings, RESUME_OVERRIDABLE } from '../train/plan.js';
 import { Progress, type ProgressMode } from '../train/progress.js';
@@ -51,6 +52,7 @@ import {
   type CliIO,
 } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
+import { watchLifeline } from './lifeline.js';
 
 interface TrainFlags {
   preset?: string;
@@ -311,6 +313,7 @@ async function runTrain(io: CliIO, flags: TrainFlags): Promise<number> {
     return EXIT.OK;
   }
   const overrides = configOverrides(flags);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
   if (flags.resume !== undefined && (flags.preset !== undefined || flags.config !== undefined)) {
     throw new UsageError(
       `--resume takes the config from the checkpoint; it cannot be combined with ${flags.preset !== undefined ? '--preset' : '--config'}`,
@@ -520,6 +523,15 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   }
+  // A sweep's cell: stop (with a checkpoint) when the sweep is gone; see lifeline.ts.
+  const unwatchLifeline = handleSignals
+    ? watchLifeline(io.env, () => {
+        if (stop.requested !== undefined) return;
+        progress.clear();
+        stop.request('SIGTERM');
+        io.stderr.write('\nthe sweep that started this run is gone (its lifeline pipe closed): finishing the current step, then writing a checkpoint\n');
+      })
+    : () => {};
   try {
     const onStep = io.onStep;
     const result = await trainRun({
@@ -558,6 +570,7 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     }
   } finally {
     progress.clear();
+    unwatchLifeline();
     if (handleSignals) {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);

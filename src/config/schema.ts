@@ -19,8 +19,12 @@ import { z } from 'zod';
 
 export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b'] as const;
 export const GELUS = ['tanh', 'erf'] as const;
-export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
+export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet'] as const;
+/** Data sets decoded from image files (src/data/images/): any --image-size, Inception-crop augmentation. */
+export const IMAGE_FOLDER_DATASETS: readonly DatasetName[] = ['imagefolder', 'tinyimagenet', 'imagenet'];
 export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
+/** Optimizer names accepted: adamw is another name of adam, which already decouples its weight decay (AdamW). */
+export const OPTIMIZER_NAMES = [...OPTIMIZERS, 'adamw'] as const;
 export const WD_MASKS = ['all', 'timm'] as const;
 export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
 export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
@@ -92,9 +96,17 @@ const fieldShape = {
   testSubset: int().gte(1).lte(MAX_IMAGES).optional(),
   augment: z.boolean().default(true),
   valFraction: unit().default(0),
+  imageSize: int().gte(8).lte(1024).default(IMAGE_SIZE),
+  evalCropPad: int().gte(0).lte(1024).optional(),
+  dataWorkers: int().gte(1).lte(64).default(2),
+  decodedCache: z.string().min(1).optional(),
+  skipBadImages: z.boolean().default(false),
+  mixup: num().gte(0).lte(100).default(0),
+  randAugment: int().gte(0).lte(4).default(0),
+  randAugmentMagnitude: int().gte(0).lte(30).default(9),
 
   // optimisation
-  optimizer: z.enum(OPTIMIZERS).default('adam'),
+  optimizer: z.enum(OPTIMIZER_NAMES).default('adam').transform((o): OptimizerName => (o === 'adamw' ? 'adam' : o)),
   lr: num().gt(0).default(1e-3),
   beta1: unit().default(0.9),
   beta2: unit().default(0.999),
@@ -119,6 +131,8 @@ const fieldShape = {
   gr: z.enum(GR_POLICIES).default('zero-warmup'),
   lambda: num().gte(0).default(0.1),
   r: num().gte(0).default(0.1),
+  /** 0: the GR ramps count the optimizer step from 0 (the authors' code: r = λ = 0 at the first update); 1: from 1. */
+  grStepOrigin: int().refine((v) => v === 0 || v === 1).default(0),
   perturbation: z.enum(PERTURBATIONS).default('global'),
   perturbationShards: int().gte(1).lte(MAX_BATCH).default(1),
 
@@ -211,6 +225,33 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
   }
 });
 
+const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup', 'randAugment'], (cfg, ctx) => {
+  if (typeof cfg.imageSize !== 'number') return;
+  for (const key of ['mixup', 'randAugment'] as const) {
+    if (cfg[key] > 0 && !IMAGE_FOLDER_DATASETS.includes(cfg.dataset)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        input: cfg[key],
+        params: { configRule: true },
+        message: `got ${cfg[key]}, but ${key} is implemented for the image-folder data sets (${IMAGE_FOLDER_DATASETS.join(', ')}) only; data set is ${formatValue(cfg.dataset)}`,
+      });
+    }
+  }
+  const folder = IMAGE_FOLDER_DATASETS.includes(cfg.dataset);
+  if (cfg.imageSize % cfg.patchSize !== 0 || (!folder && cfg.imageSize !== IMAGE_SIZE)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['imageSize'],
+      input: cfg.imageSize,
+      params: { configRule: true },
+      message: folder
+        ? `got ${cfg.imageSize}, expected a multiple of patchSize = ${cfg.patchSize}`
+        : `got ${cfg.imageSize}, but data set ${formatValue(cfg.dataset)} has ${IMAGE_SIZE} px images; other sizes need an image-folder data set (${IMAGE_FOLDER_DATASETS.join(', ')})`,
+    });
+  }
+});
+
 /**
  * The run configuration schema. Input: any subset of the fields (strict: unknown keys are
  * errors). Output: every field resolved (`momentum` from the optimizer when absent).
@@ -218,7 +259,7 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
  */
 export const RunConfigSchema = z
   .strictObject(fieldShape)
-  .check(grRule, shardsRule)
+  .check(grRule, shardsRule, imageSizeRule)
   .transform((cfg) => ({ ...cfg, momentum: cfg.momentum ?? defaultMomentum(cfg.optimizer) }));
 
 /** A fully-resolved run configuration. */
@@ -305,9 +346,25 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'training augmentation: reflect-pad 4, random 32x32 crop, horizontal flip' },
   valFraction: { group: 'data', kind: 'number', valueName: '<f>', expected: UNIT,
     description: 'fraction of the training set held out for validation' },
+  imageSize: { group: 'data', kind: 'integer', valueName: '<px>', expected: 'an integer from 8 to 1024, a multiple of the patch size',
+    description: `model input side in pixels; image-folder data sets are brought to it, the others are ${IMAGE_SIZE} px` },
+  evalCropPad: { group: 'data', kind: 'integer', valueName: '<px>', expected: intFromTo(0, 1024), defaultText: 'size/4 up to 64 px, then 32',
+    description: 'image-folder sets: evaluation centre crop of side size/(size+pad)*min(h,w); training crops come from images stored at size+pad' },
+  dataWorkers: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, 64),
+    description: 'image-folder sets: worker threads decoding images (results do not depend on it)' },
+  decodedCache: { group: 'data', kind: 'string', valueName: '<dir>', expected: NONEMPTY, defaultText: '(none)',
+    description: 'image-folder sets: keep decoded images in this folder and reuse them in later runs (rebuilt when files or settings change)' },
+  mixup: { group: 'data', kind: 'number', valueName: '<alpha>', expected: 'a number from 0 to 100',
+    description: 'image-folder sets: mixup with lambda ~ Beta(alpha, alpha), labels drawn with probability lambda (same expected loss as soft targets); 0 = off' },
+  randAugment: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(0, 4),
+    description: 'image-folder sets: RandAugment with n ops per training image (torchvision\'s 14 ops, 31 magnitude bins); 0 = off' },
+  randAugmentMagnitude: { group: 'data', kind: 'integer', valueName: '<m>', expected: intFromTo(0, 30),
+    description: 'RandAugment magnitude bin, 0 to 30 (9 in the authors\' code)' },
+  skipBadImages: { group: 'data', kind: 'boolean', expected: BOOL,
+    description: 'image-folder sets: skip and count unreadable, corrupt or non-image files (and empty class folders) instead of stopping' },
 
-  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZERS, valueName: '<name>', expected: oneOf(OPTIMIZERS),
-    description: 'base optimizer (decoupled weight decay for all three)' },
+  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZER_NAMES, valueName: '<name>', expected: oneOf(OPTIMIZER_NAMES),
+    description: 'base optimizer (decoupled weight decay for all three; adamw is another name of adam, recorded as adam)' },
   lr: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: POS,
     description: 'base (peak) learning rate' },
   beta1: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
@@ -349,6 +406,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'GR strength lambda (alpha = lambda / r; ignored by sam, where alpha = 1)' },
   r: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
     description: 'GR / SAM perturbation radius r' },
+  grStepOrigin: { group: 'gr', kind: 'integer', choices: [0, 1], valueName: '<0|1>', expected: 'one of 0, 1',
+    description: 'step origin of the r-/lambda-warmup ramps min(1, s/Tw): 0 = s counts updates from 0 (the authors\' code: 0 at the first update), 1 = from 1' },
   perturbation: { group: 'gr', kind: 'enum', choices: PERTURBATIONS, valueName: '<mode>', expected: oneOf(PERTURBATIONS),
     description: 'global: one perturbation from the whole (global) batch; local: one per rank/shard (the paper\'s JAX code, SAM m-sharpness)' },
   perturbationShards: { group: 'gr', kind: 'integer', valueName: '<k>', expected: intFromTo(1, MAX_BATCH),

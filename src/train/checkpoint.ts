@@ -133,6 +133,8 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
     throw new CheckpointError(path, problem);
   };
   const cfgRaw = parseJsonField(path, meta, 'config');
+  // A checkpoint written before grStepOrigin existed counted the GR ramps from 1: resume it so.
+  if (cfgRaw && typeof cfgRaw === 'object' && !Array.isArray(cfgRaw) && !('grStepOrigin' in cfgRaw)) (cfgRaw as Record<string, unknown>).grStepOrigin = 1;
   const parsed = RunConfigSchema.safeParse(cfgRaw);
   if (!parsed.success) {
     const issues = issuesFromZod(parsed.error, cfgRaw).map((i) => i.text);

@@ -141,6 +141,8 @@ export interface RunIdentity {
   valImages: number;
   testImages: number;
   runDir: string;
+  /** Image-folder sets with --skip-bad-images: bad files skipped while loading. */
+  skippedBadImages?: number;
 }
 
 export interface RunSummary extends RunIdentity {

@@ -54,6 +54,8 @@ export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
   'logEvery',
   'checkpointMinutes',
   'tensorboard',
+  'dataWorkers', // decoded bytes do not depend on the pool size
+  'decodedCache',
 ];
 
 /** Keys left out of the config hash: where/how the run is kept, not what it computes. */
@@ -62,7 +64,11 @@ const HASH_EXCLUDED: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** 16 hex digits of SHA-256 over the config fields that determine the run's numbers. */
 export function configHash(cfg: RunConfig): string {
   const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  for (const [k, v] of Object.entries(cfg)) {
+    // Configs written before grStepOrigin existed counted from 1: they hash as grStepOrigin 1.
+    if (k === 'grStepOrigin' && v === 1) continue;
+    if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  }
   return createHash('sha256')
     .update(serializeConfig(rec as RunConfig))
     .digest('hex')
@@ -71,7 +77,7 @@ export function configHash(cfg: RunConfig): string {
 
 const issue = (key: ConfigKey, text: string) => ({ source: toFlagName(key), field: key, text: `${toFlagName(key)}: ${text}` });
 
-const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist']);
+const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet']);
 
 /**
  * Data settings that would otherwise be ignored without a word. `dataDir` with the synthetic
@@ -104,7 +110,7 @@ export function checkDataSettings(cfg: RunConfig, sources: SourceMap): string[] 
 }
 
 /** Loads the data set of the config, with the validation split held out. */
-export function loadRunData(cfg: RunConfig): RunData {
+export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): RunData {
   if (NEEDS_DIR.has(cfg.dataset) && cfg.dataDir === undefined) {
     throw new ConfigError([
       issue('dataDir', `missing, expected the directory holding the ${cfg.dataset} files (data set "${cfg.dataset}" is read from local files)`),
@@ -115,9 +121,19 @@ export function loadRunData(cfg: RunConfig): RunData {
     seed: cfg.seed,
     syntheticTrain: cfg.syntheticTrain,
     syntheticTest: cfg.syntheticTest,
+    imageSize: cfg.imageSize,
+    evalCropPad: cfg.evalCropPad,
+    dataWorkers: cfg.dataWorkers,
+    decodedCache: cfg.decodedCache,
+    skipBadImages: cfg.skipBadImages,
+    testOnly: opts.testOnly,
+    mixup: cfg.mixup,
+    randAugment: cfg.randAugment,
+    randAugmentMagnitude: cfg.randAugmentMagnitude,
   });
-  if (splits.train.height !== IMAGE_SIZE || splits.train.width !== IMAGE_SIZE) {
-    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
+  const side = cfg.imageSize ?? IMAGE_SIZE;
+  if (splits.train.height !== side || splits.train.width !== side) {
+    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${side}x${side}`);
   }
   // Fixed subsets (the same images for every seed), before the validation split.
   for (const [key, split] of [['trainSubset', 'train'], ['testSubset', 'test']] as const) {
@@ -207,7 +223,7 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
       clip: cfg.clip,
     },
     schedule: { form: cfg.schedule, lr0: cfg.lr, warmupSteps, totalSteps },
-    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps },
+    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps, stepOrigin: cfg.grStepOrigin === 0 ? 0 : 1 },
     seed: cfg.seed,
     labelSmoothing: cfg.labelSmoothing,
   };

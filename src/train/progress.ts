@@ -227,7 +227,19 @@ export class Progress {
     const gr = rec.secondPass ? ` loss2 ${fmtLoss(rec.loss2 ?? NaN)}` : '';
     return (
       `epoch ${rec.epoch}/${ctx.epochs} step ${rec.step}/${ctx.totalSteps} loss ${fmtLoss(rec.loss)}${gr} ` +
-      `acc ${formatPercent(rec.acc)} lr ${fmtLr(rec.lr)} ${fmtRate(rec.imagesPerSec)} img/s${eta}`
+      `acc ${formatPercent(rec.acc)} lr ${fmtLr(rec.lr)} ${fmtRate(rec.imagesPerSec)} img/s${dataWaitText(rec)}${eta}`
     );
   }
+}
+
+/**
+ * ` data wait ≤x%`: the batch of a step is built on the main thread while the native step
+ * before it runs, so the step can wait for data at most the time spent building it; that time
+ * as a share of the step bounds the data-wait share from above (bench/data.ts measures both
+ * parts separately). Empty without timings.
+ */
+export function dataWaitText(rec: Pick<StepRecord, 'dataMs' | 'stepMs'>): string {
+  if (!(rec.stepMs > 0) || !(rec.dataMs >= 0)) return '';
+  const pct = Math.min(100, (100 * rec.dataMs) / rec.stepMs);
+  return ` data wait ≤${pct.toFixed(pct < 10 ? 1 : 0)}%`;
 }

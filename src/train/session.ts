@@ -228,6 +228,7 @@ export class TrainSession {
       valImages: this.data.val?.count ?? 0,
       testImages: this.data.test.count,
       runDir: this.o.runDir,
+      ...(this.data.train.skippedImages !== undefined ? { skippedBadImages: this.data.train.skippedImages } : {}),
     };
   }
 
@@ -249,6 +250,7 @@ export class TrainSession {
       startStep: this.startStep,
       resumedFrom: o.resume?.path,
     });
+    if (this.data.train.skippedImages) this.writer.log(`skipped ${this.data.train.skippedImages} bad image files (--skip-bad-images)`);
     for (const n of plan.notes) {
       this.notify(n);
       this.writer.log(`note: ${n}`);
