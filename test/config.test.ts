@@ -94,6 +94,7 @@ const DEFAULTS: RunConfig = {
   keepLast: 2,
   evalEvery: 1,
   logEvery: 20,
+  tensorboard: false,
 };
 
 describe('defaults', () => {
@@ -323,10 +324,13 @@ describe('field validation messages', () => {
     ['device', 'gpu', 'one of "auto", "cpu", "cuda"'],
     ['precision', 'float16', 'one of "float32", "bfloat16", "float64", "bf16", "fp32", "fp64"'],
     ['outDir', '', 'a non-empty string'],
-    ['checkpointEvery', 0, 'an integer >= 1'],
+    ['checkpointEvery', 0, 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")'],
     ['keepLast', 0, 'an integer >= 1'],
-    ['evalEvery', 0.5, 'an integer >= 1'],
+    ['evalEvery', '5epochs', 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")'],
     ['logEvery', -20, 'an integer >= 1'],
+    ['warmupSteps', -1, 'an integer >= 0'],
+    ['checkpointMinutes', 0, 'a number > 0'],
+    ['tensorboard', 2, 'true or false'],
   ];
 
   it('covers every field', () => {
@@ -450,27 +454,25 @@ describe('cross-field rules', () => {
     );
   });
 
-  it('warmupEpochs may not exceed epochs (unless the run is counted in steps)', () => {
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 6 } }))).toBe(
-      'config: --warmup-epochs: got 6, expected at most epochs = 5',
-    );
-    const file = writeTemp('.yaml', 'epochs: 3\n');
-    expect(errorOf(() => resolveConfig({ preset: 'paper-cifar10', configFile: file, overrides: {} }))).toBe(
-      'config: preset "paper-cifar10": warmupEpochs: got 40, expected at most epochs = 3',
-    );
-    expect(resolveConfig({ overrides: { warmupEpochs: 5 } }).warmupEpochs).toBe(5);
-    expect(resolveConfig({ overrides: { warmupEpochs: 6, steps: 1000 } }).steps).toBe(1000);
+  it('warmupEpochs longer than the run is accepted (the plan clips it, with a note)', () => {
+    expect(resolveConfig({ overrides: { warmupEpochs: 6 } }).warmupEpochs).toBe(6);
+    expect(resolveConfig({ overrides: { warmupSteps: 1000, steps: 10 } }).warmupSteps).toBe(1000);
+  });
+
+  it('cadences: epochs, fractions of an epoch or "<n>steps"', () => {
+    expect(resolveConfig({ overrides: { checkpointEvery: '0.25', evalEvery: '500steps' } })).toMatchObject({ checkpointEvery: 0.25, evalEvery: '500steps' });
+    expect(errorOf(() => resolveConfig({ overrides: { evalEvery: '0steps' } }))).toContain('--eval-every: got "0steps"');
   });
 
   it('a rule does not fire again on a field that already failed', () => {
     expect(errorOf(() => resolveConfig({ overrides: { r: -1 } }))).toBe('config: --r: got -1, expected a number >= 0');
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 10, epochs: 2.5 } }))).toBe(
-      'config: --epochs: got 2.5, expected an integer >= 1',
+    expect(errorOf(() => resolveConfig({ overrides: { perturbationShards: 2, batchSize: 0 } }))).toBe(
+      'config: --batch-size: got 0, expected an integer from 1 to 65536',
     );
     // ...but rules on valid fields still run next to other fields' errors
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 10, lr: 0 } })).split('\n')).toEqual([
+    expect(errorOf(() => resolveConfig({ overrides: { gr: 'sam', r: 0, lr: 0 } })).split('\n')).toEqual([
       'config: --lr: got 0, expected a number > 0',
-      'config: --warmup-epochs: got 10, expected at most epochs = 5',
+      'config: --r: got 0, expected a number > 0 under gr "sam" (with r = 0 SAM is just the base optimizer)',
     ]);
   });
 });
@@ -618,7 +620,7 @@ describe('field table', () => {
     expect(Object.keys(CONFIG_FIELDS)).toEqual(CONFIG_KEYS);
     expect(CONFIG_FIELD_LIST.map((f) => f.key)).toEqual(CONFIG_KEYS);
     expect(new Set(Object.keys(RunConfigSchema.parse({})))).toEqual(
-      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir' && k !== 'trainSubset' && k !== 'testSubset' && k !== 'evalCropPad' && k !== 'decodedCache')),
+      new Set(CONFIG_KEYS.filter((k) => !['steps', 'dataDir', 'trainSubset', 'testSubset', 'evalCropPad', 'decodedCache', 'warmupSteps', 'checkpointMinutes'].includes(k))),
     );
     const flags = new Set<string>();
     for (const f of CONFIG_FIELD_LIST) {

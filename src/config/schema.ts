@@ -72,6 +72,10 @@ export function isGrPolicy(gr: GrPolicy): boolean {
 const num = () => z.number();
 const int = () => z.number().int();
 const unit = () => z.number().gte(0).lt(1); // 0 <= x < 1
+/** `"500steps"`: a cadence counted in optimizer updates. */
+export const STEPS_CADENCE_RE = /^[1-9]\d{0,14}\s*steps?$/;
+/** A cadence: epochs (a number > 0; 0.25 = every quarter epoch) or `"<n>steps"`. */
+const cadence = () => z.union([num().gt(0).lte(1e9), z.string().regex(STEPS_CADENCE_RE)]);
 
 const fieldShape = {
   // model
@@ -117,6 +121,8 @@ const fieldShape = {
   labelSmoothing: unit().default(0),
   schedule: z.enum(SCHEDULES).default('paper'),
   warmupEpochs: num().gte(0).default(1),
+  /** Absent → from warmupEpochs. Set → the warmup in updates (overrides warmupEpochs). */
+  warmupSteps: int().gte(0).optional(),
   epochs: int().gte(1).default(5),
   steps: int().gte(1).optional(),
   batchSize: int().gte(1).lte(MAX_BATCH).default(64),
@@ -136,10 +142,13 @@ const fieldShape = {
   device: z.enum(DEVICES).default('auto'),
   precision: z.enum(PRECISIONS).default('float32').transform((p) => PRECISION_CANONICAL[p]),
   outDir: z.string().min(1).default(`runs/${TIMESTAMP_PLACEHOLDER}`),
-  checkpointEvery: int().gte(1).default(1),
+  checkpointEvery: cadence().default(1),
   keepLast: int().gte(1).default(2),
-  evalEvery: int().gte(1).default(1),
+  evalEvery: cadence().default(1),
   logEvery: int().gte(1).default(20),
+  /** Absent → no time-based checkpoints. */
+  checkpointMinutes: num().gt(0).optional(),
+  tensorboard: z.boolean().default(false),
 };
 
 /** Every configuration key, in table order. */
@@ -189,21 +198,6 @@ const grRule = rule(['gr', 'lambda', 'r'], (cfg, ctx) => {
       message:
         `got 0, expected a number > 0 because lambda = ${formatValue(cfg.lambda)} > 0 under gr ` +
         `${formatValue(cfg.gr)} (alpha = lambda / r); set lambda to 0 or gr to "none" to turn GR off`,
-    });
-  }
-});
-
-const warmupRule = rule(['warmupEpochs', 'epochs', 'steps'], (cfg, ctx) => {
-  // With `steps` set the run length is counted in steps and the warmup (in epochs) can only
-  // be compared once the data set (steps per epoch) is known: checked by the trainer.
-  if (cfg.steps !== undefined) return;
-  if (cfg.warmupEpochs > cfg.epochs) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['warmupEpochs'],
-      input: cfg.warmupEpochs,
-      params: { configRule: true },
-      message: `got ${formatValue(cfg.warmupEpochs)}, expected at most epochs = ${formatValue(cfg.epochs)}`,
     });
   }
 });
@@ -265,7 +259,7 @@ const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup', 'randA
  */
 export const RunConfigSchema = z
   .strictObject(fieldShape)
-  .check(grRule, warmupRule, shardsRule, imageSizeRule)
+  .check(grRule, shardsRule, imageSizeRule)
   .transform((cfg) => ({ ...cfg, momentum: cfg.momentum ?? defaultMomentum(cfg.optimizer) }));
 
 /** A fully-resolved run configuration. */
@@ -320,6 +314,7 @@ const NONNEG = 'a number >= 0';
 const intAtLeast = (n: number) => `an integer >= ${n}`;
 const intFromTo = (lo: number, hi: number) => `an integer from ${lo} to ${hi}`;
 const BOOL = 'true or false';
+const CADENCE = 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")';
 const NONEMPTY = 'a non-empty string';
 
 type Row = Omit<FieldSpec, 'key' | 'flag' | 'defaultText'> & { defaultText?: string };
@@ -396,6 +391,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'learning-rate schedule: paper (warmup x cosine over the whole run), warmup-cosine, constant' },
   warmupEpochs: { group: 'optimisation', kind: 'number', valueName: '<n>', expected: NONNEG,
     description: 'warmup length in epochs (learning rate and GR warmup)' },
+  warmupSteps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(0), defaultText: '(from warmup-epochs)',
+    description: 'warmup length in optimizer steps; overrides --warmup-epochs when set' },
   epochs: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'number of training epochs' },
   steps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1), defaultText: '(from epochs)',
@@ -426,14 +423,18 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'float32; bfloat16 (bf16): mixed precision, bf16 GEMM inputs with float32 master weights, optimizer state and reductions (CPU; fastest with oneDNN on AMX/AVX512-BF16 CPUs, see `grwarm-native info`); float64: for checks. Checkpoints of float32 and bfloat16 runs are the same float32 safetensors' },
   outDir: { group: 'run', kind: 'string', valueName: '<dir>', expected: NONEMPTY,
     description: `run directory; ${TIMESTAMP_PLACEHOLDER} is replaced by the start time` },
-  checkpointEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
-    description: 'epochs between checkpoints' },
+  checkpointEvery: { group: 'run', kind: 'number', valueName: '<n>', expected: CADENCE,
+    description: 'checkpoint cadence: epochs (2), a fraction of an epoch (0.25) or steps (500steps); always at the end' },
   keepLast: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'number of most recent checkpoints kept' },
-  evalEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
-    description: 'epochs between test-set evaluations' },
+  evalEvery: { group: 'run', kind: 'number', valueName: '<n>', expected: CADENCE,
+    description: 'evaluation cadence (test and validation sets): epochs (2), a fraction of an epoch (0.25) or steps (500steps); always at the end' },
   logEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'steps between progress lines' },
+  checkpointMinutes: { group: 'run', kind: 'number', valueName: '<min>', expected: POS, defaultText: '(off)',
+    description: 'also write a checkpoint when this many minutes passed since the last one' },
+  tensorboard: { group: 'run', kind: 'boolean', expected: BOOL,
+    description: 'write TensorBoard event files to <run dir>/tensorboard/ (losses, accuracies, lr, lambda, r, |g1|, step time)' },
 };
 
 const DEFAULTS_FOR_DOCS: Record<string, unknown> = RunConfigSchema.parse({});
@@ -525,7 +526,7 @@ const ALIASES: Record<string, ConfigKey> = {
   gradientclip: 'clip',
   numepochs: 'epochs',
   warmup: 'warmupEpochs',
-  warmupsteps: 'warmupEpochs',
+  keepcheckpoints: 'keepLast',
   totalsteps: 'steps',
   maxsteps: 'steps',
   rho: 'r',

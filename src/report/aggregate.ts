@@ -14,7 +14,7 @@ import type { RunConfig } from '../config/index.js';
 import type { RunData } from './runs.js';
 
 /** Keys that never separate settings (where/how a run was kept, not what it computed). */
-const RUN_ONLY = new Set(['outDir', 'threads', 'device', 'dataDir', 'checkpointEvery', 'keepLast', 'evalEvery', 'logEvery']);
+const RUN_ONLY = new Set(['outDir', 'threads', 'device', 'dataDir', 'checkpointEvery', 'keepLast', 'evalEvery', 'logEvery', 'checkpointMinutes', 'tensorboard']);
 /** Keys that separate the columns (policy) and the warmup, not the rows. */
 const COLUMN_KEYS = new Set(['gr', 'warmupEpochs', 'seed']);
 

@@ -40,6 +40,10 @@ export interface CheckpointMeta {
   configHash: string;
   modelConfig: VitConfig;
   state: TrainState;
+  /** The run this checkpoint belongs to (run-state.json's runId); absent in older checkpoints. */
+  runId?: string;
+  /** Processes of the data-parallel run that wrote it (1 for one process); absent (= 1) in older checkpoints. */
+  worldSize?: number;
   /** `grwarm-native <version>`. */
   producer: string;
   createdAt: string;
@@ -65,6 +69,8 @@ function encodeMeta(m: CheckpointMeta): Record<string, string> {
     train_state: JSON.stringify(m.state),
     producer: m.producer,
     created: m.createdAt,
+    ...(m.runId !== undefined ? { run_id: m.runId } : {}),
+    ...(m.worldSize !== undefined ? { world_size: String(m.worldSize) } : {}),
   };
 }
 
@@ -144,7 +150,13 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
     fail(`metadata "epoch" ${epoch} and "epoch_step" ${epochStep} disagree with "data_order" (epoch ${dataOrder.epoch}, index ${dataOrder.index})`);
   }
   const state = checkTrainState(parseJsonField(path, meta, 'train_state'), fail);
+  const runId = meta.run_id;
+  if (runId !== undefined && !/^[\w-]{1,64}$/.test(runId)) fail(`metadata "run_id": got ${JSON.stringify(runId.slice(0, 80))}, expected a run id`);
+  const worldSize = meta.world_size === undefined ? undefined : parseIntField(path, meta, 'world_size');
+  if (worldSize === 0) fail('metadata "world_size": got 0, expected an integer >= 1');
   return {
+    runId,
+    worldSize,
     step,
     epoch,
     epochStep,

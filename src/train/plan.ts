@@ -34,10 +34,12 @@ export interface RunPlan {
   stepsPerEpoch: number;
   /** T: the schedule horizon and the number of updates of the whole run. */
   totalSteps: number;
-  /** Tw = round(warmupEpochs × stepsPerEpoch), for the learning rate and the GR policy. */
+  /** Tw = warmupSteps, else round(warmupEpochs × stepsPerEpoch), at most T; for the learning rate and the GR policy. */
   warmupSteps: number;
   /** Epochs the run spans (the last one partial when `steps` is not a multiple). */
   epochs: number;
+  /** Warnings about the plan (a warmup clipped to the run), for the caller to print. */
+  notes: string[];
 }
 
 /** Config keys that may differ on `--resume`: they do not change the numbers of the run. */
@@ -50,6 +52,8 @@ export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
   'keepLast',
   'evalEvery',
   'logEvery',
+  'checkpointMinutes',
+  'tensorboard',
   'dataWorkers', // decoded bytes do not depend on the pool size
   'decodedCache',
 ];
@@ -194,16 +198,15 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
   }
   const spe = stepsPerEpoch(train, cfg.batchSize);
   const totalSteps = cfg.steps ?? cfg.epochs * spe;
-  const warmupSteps = Math.round(cfg.warmupEpochs * spe);
-  if (warmupSteps > totalSteps) {
+  // The warmup: --warmup-steps, else --warmup-epochs in updates; longer than the run, it is
+  // clipped to the run (the schedule then ends inside its warmup) with a note.
+  const notes: string[] = [];
+  const asked = cfg.warmupSteps ?? Math.round(cfg.warmupEpochs * spe);
+  const warmupSteps = Math.min(asked, totalSteps);
+  if (asked > totalSteps) {
     const horizon = cfg.steps !== undefined ? `--steps ${cfg.steps}` : `--epochs ${cfg.epochs}`;
-    throw new ConfigError([
-      issue(
-        'warmupEpochs',
-        `got ${cfg.warmupEpochs} (${warmupSteps} steps at ${spe} steps per epoch), expected at most the run's ` +
-          `${totalSteps} steps (${horizon}); lower --warmup-epochs or lengthen the run`,
-      ),
-    ]);
+    const given = cfg.warmupSteps !== undefined ? `--warmup-steps ${cfg.warmupSteps}` : `--warmup-epochs ${cfg.warmupEpochs} (${asked} steps at ${spe} steps per epoch)`;
+    notes.push(`${given} is longer than the run's ${totalSteps} steps (${horizon}): the warmup is clipped to ${totalSteps} steps`);
   }
   const lambda0 = cfg.gr === 'none' ? 0 : cfg.gr === 'sam' ? cfg.r : cfg.lambda;
   const trainer: TrainerConfig = {
@@ -231,5 +234,6 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
     totalSteps,
     warmupSteps,
     epochs: Math.ceil(totalSteps / spe),
+    notes,
   };
 }

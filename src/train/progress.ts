@@ -10,7 +10,7 @@
  *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
  */
 import { performance } from 'node:perf_hooks';
-import type { EpochRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
+import type { EpochRecord, EvalRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -31,6 +31,8 @@ export interface RunStartInfo extends Omit<RunIdentity, 'configHash'> {
   threads: number;
   /** Model precision (float32, bfloat16, float64); named on the start line when not float32. */
   precision?: string;
+  /** The device the model runs on and why it was chosen, e.g. `cpu (auto: ...)`. */
+  device?: string;
   /** Update count the run starts from (0 unless resumed). */
   startStep: number;
   resumedFrom?: string;
@@ -123,7 +125,8 @@ export class Progress {
       `training ${info.model} (${info.params.toLocaleString('en-US')} params) on ${info.dataset} ` +
         `(${info.trainImages} train${val} / ${info.testImages} test images) with ${info.optimizer}, gr ${info.gr}, ` +
         `${info.threads} thread${info.threads === 1 ? '' : 's'}` +
-        (info.precision && info.precision !== 'float32' ? `, ${info.precision}` : ''),
+        (info.precision && info.precision !== 'float32' ? `, ${info.precision}` : '') +
+        (info.device !== undefined ? `, device ${info.device}` : ''),
       `${describeRunLength(info.totalSteps, info.stepsPerEpoch, info.batchSize, info.warmupSteps)}; run dir ${info.runDir}`,
     ];
     if (info.resumedFrom !== undefined) {
@@ -175,6 +178,12 @@ export class Progress {
     parts.push(`${fmtRate(rec.imagesPerSec)} img/s, data ${rec.dataMs.toFixed(1)} ms/step`);
     parts.push(`${formatDuration(rec.elapsedSec)} elapsed`);
     this.line(parts.join(' | '));
+  }
+
+  /** An evaluation inside an epoch: its record in json mode, else the line `text`. */
+  evaluation(rec: EvalRecord, text: string): void {
+    if (this.mode === 'json') this.out.write(JSON.stringify(rec) + '\n');
+    else if (this.mode !== 'quiet') this.line(text);
   }
 
   /** An informational line (stderr in json mode, nothing in quiet mode). */
