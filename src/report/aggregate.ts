@@ -12,9 +12,11 @@
  */
 import type { RunConfig } from '../config/index.js';
 import type { RunData } from './runs.js';
+import { RESUME_OVERRIDABLE } from '../train/plan.js';
 
 /** Keys that never separate settings (where/how a run was kept, not what it computed). */
-const RUN_ONLY = new Set(['outDir', 'threads', 'device', 'dataDir', 'checkpointEvery', 'keepLast', 'evalEvery', 'logEvery', 'checkpointMinutes', 'tensorboard']);
+/** Keys that change how a run is carried out, never its numbers (one list: plan.ts). */
+const RUN_ONLY: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** Keys that separate the columns (policy) and the warmup, not the rows. */
 const COLUMN_KEYS = new Set(['gr', 'warmupEpochs', 'seed']);
 
