@@ -196,6 +196,8 @@ export interface BackendInfo {
   threads: number;
   hardwareThreads: number;
   simd: string;
+  /** The model families of the native core (family.h), e.g. ['vit']. */
+  families: string[];
   cuda: boolean;
   cudaReason: string;
   /** The .node file in use and why that one (added by backendInfo() in backend.ts). */

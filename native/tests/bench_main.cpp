@@ -30,8 +30,8 @@
 namespace grwarm::test::bench {
 namespace {
 
-VitConfig preset(const std::string& name) {
-  VitConfig c;  // 32x32x3, patch 4, 10 classes, ln eps 1e-6
+ModelConfig preset(const std::string& name) {
+  ModelConfig c;  // 32x32x3, patch 4, 10 classes, ln eps 1e-6
   c.dropout = 0.1f;
   c.gelu = GeluKind::Tanh;
   auto set = [&](int w, int d, int h) {
@@ -58,7 +58,7 @@ struct Flops {
   double forward = 0, backward = 0, attention = 0;
   double total() const { return forward + backward; }
 };
-Flops vit_flops(const VitConfig& c) {
+Flops vit_flops(const ModelConfig& c) {
   const double P = c.num_patches(), Tn = c.tokens(), K = c.patch_dim(), D = c.width, M = c.mlp_hidden,
                C = c.num_classes, L = c.depth;
   const double patch = 2 * P * K * D, linear = 2 * Tn * (3 * D * D + D * D + 2 * D * M),
@@ -179,7 +179,7 @@ int run(int argc, char** argv) {
                   {"no-unfused"});
   std::string backend = args.get("backend", "auto");
   const std::string model_name = args.get("model", "vit-ti");
-  const VitConfig cfg = preset(model_name);
+  const ModelConfig cfg = preset(model_name);
   const int B = args.get_int("batch", 256), iters = args.get_int("iters", 20), warmup = args.get_int("warmup", 3);
   const int gemm_n = args.get_int("gemm-n", 4096), gemm_iters = args.get_int("gemm-iters", 10);
   if (B < 1 || iters < 1 || warmup < 0) return usage("--batch and --iters must be >= 1, --warmup >= 0");

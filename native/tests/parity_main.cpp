@@ -30,12 +30,12 @@ namespace {
 
 struct NamedConfig {
   std::string name;
-  VitConfig cfg;
+  ModelConfig cfg;
   int batch;
 };
 
-VitConfig vit(int width, int depth, int heads, int mlp, float dropout, GeluKind gelu) {
-  VitConfig c;  // 32x32x3 images, patch 4 (65 tokens), 10 classes, ln eps 1e-6
+ModelConfig vit(int width, int depth, int heads, int mlp, float dropout, GeluKind gelu) {
+  ModelConfig c;  // 32x32x3 images, patch 4 (65 tokens), 10 classes, ln eps 1e-6
   c.width = width;
   c.depth = depth;
   c.heads = heads;

@@ -49,6 +49,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
           `onednn:   ${b.onednn}`,
           `threads:  ${b.threads} (hardware threads: ${b.hardwareThreads})`,
           `simd:     ${b.simd}`,
+          `families: ${b.families.join(', ')} (model families of the native core)`,
           `cuda:     ${b.cuda ? 'available' : `not available: ${b.cudaReason}`}`,
         ];
         io.stdout.write(lines.join('\n') + '\n');

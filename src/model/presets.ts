@@ -1,7 +1,9 @@
 // ViT shapes of docs/method.md section 4 plus a micro model for tests and the default run.
 import type { NativeVitConfig } from '../native.js';
 
-export type VitPreset = 'vit-micro' | 'vit-ti' | 'vit-s' | 'vit-b';
+export type VitPreset =
+  | 'vit-micro' | 'vit-ti' | 'vit-s' | 'vit-b'
+  | 'swin-micro' | 'swin-t' | 'swin-s' | 'swin-b' | 'swin-t-cifar';
 
 export interface VitConfig {
   imageSize: number;
@@ -16,6 +18,19 @@ export interface VitConfig {
   /** Dropout rate at every dropout site (docs/method.md section 4); 0 turns it off. */
   dropout: number;
   gelu: 'tanh' | 'erf';
+  /**
+   * Model family (docs/method.md section 4.7): 'vit' (default) or 'swin'. For swin, `width`,
+   * `depth` and `heads` only describe it (stage-0 width, total blocks, stage-0 heads); the
+   * shape is `embedDim`, `depths`, `stageHeads` and `window`.
+   */
+  family?: 'vit' | 'swin';
+  embedDim?: number;
+  depths?: number[];
+  stageHeads?: number[];
+  /** Window side in tokens (clipped to a stage's side, the shift then dropped). */
+  window?: number;
+  /** Swin: stochastic depth rate of the last block (timm's drop_path_rate; linear from 0). */
+  dropPath?: number;
 }
 
 const BASE: Omit<VitConfig, 'width' | 'depth' | 'heads'> = {
@@ -28,12 +43,47 @@ const BASE: Omit<VitConfig, 'width' | 'depth' | 'heads'> = {
   gelu: 'tanh',
 };
 
+/** A Swin preset: timm's architecture (erf GELU, no dropout; stochastic depth not yet). */
+function swin(imageSize: number, patchSize: number, embedDim: number, depths: number[], stageHeads: number[], window: number, numClasses: number): VitConfig {
+  return {
+    ...BASE, family: 'swin', imageSize, patchSize, numClasses, dropout: 0, gelu: 'erf',
+    width: embedDim, depth: depths.reduce((a, b) => a + b, 0), heads: stageHeads[0]!,
+    embedDim, depths, stageHeads, window,
+  };
+}
+
 export const VIT_PRESETS: Record<VitPreset, VitConfig> = {
   'vit-micro': { ...BASE, width: 64, depth: 4, heads: 2 },
   'vit-ti': { ...BASE, width: 192, depth: 12, heads: 3 },
   'vit-s': { ...BASE, width: 384, depth: 12, heads: 6 },
   'vit-b': { ...BASE, width: 768, depth: 12, heads: 12 },
+  // timm's swin_{tiny,small,base}_patch4_window7_224 (ImageNet shape, 1000 classes).
+  'swin-t': swin(224, 4, 96, [2, 2, 6, 2], [3, 6, 12, 24], 7, 1000),
+  'swin-s': swin(224, 4, 96, [2, 2, 18, 2], [3, 6, 12, 24], 7, 1000),
+  'swin-b': swin(224, 4, 128, [2, 2, 18, 2], [4, 8, 16, 32], 7, 1000),
+  // CIFAR variant of swin-t at 32 px: patch 2, window 4; stages of 16, 8, 4, 2 tokens a side
+  // (the last stage's window clipped to 2, unshifted).
+  'swin-t-cifar': swin(32, 2, 96, [2, 2, 6, 2], [3, 6, 12, 24], 4, 10),
+  // a tiny Swin for tests: 32 px, patch 4, two stages.
+  'swin-micro': swin(32, 4, 16, [2, 2], [2, 4], 4, 10),
 };
+
+/**
+ * The model a run trains: the preset's shape on the data's images (size, channels, classes)
+ * with the run's patch size, dropout and GELU. A Swin preset used at another image size than
+ * its own (224 px) gets window 4, the CIFAR variants of docs/method.md section 4.7 (at 32 px
+ * with patch 2: stages of 16, 8, 4, 2 tokens a side).
+ */
+export function runModelConfig(
+  preset: VitPreset,
+  data: { imageSize: number; channels: number; numClasses: number },
+  opts: { patchSize: number; dropout: number; gelu: 'tanh' | 'erf' },
+): VitConfig {
+  const base = vitConfig(preset);
+  const c = vitConfig(preset, { ...data, ...opts });
+  if (base.family === 'swin' && data.imageSize !== base.imageSize) c.window = 4;
+  return c;
+}
 
 /** A full config from a preset name plus overrides. */
 export function vitConfig(preset: VitPreset, overrides: Partial<VitConfig> = {}): VitConfig {
@@ -46,6 +96,13 @@ export function vitConfig(preset: VitPreset, overrides: Partial<VitConfig> = {})
 
 export function toNativeConfig(c: VitConfig): NativeVitConfig {
   if (!(c.mlpRatio > 0)) throw new RangeError(`config.mlpRatio: got ${c.mlpRatio}, expected a number > 0`);
+  if (c.family === 'swin') {
+    return {
+      family: 'swin', imageSize: c.imageSize, channels: c.channels, patchSize: c.patchSize,
+      numClasses: c.numClasses, dropout: c.dropout, gelu: c.gelu,
+      embedDim: c.embedDim, depths: c.depths, stageHeads: c.stageHeads, window: c.window, mlpRatio: c.mlpRatio, dropPath: c.dropPath ?? 0,
+    } as unknown as NativeVitConfig;
+  }
   return {
     imageSize: c.imageSize,
     channels: c.channels,

@@ -5,7 +5,7 @@
  * and a problem is reported as `metadata "<field>": <key>: got <value>, expected <what>`.
  */
 import { formatValue, type RunConfig } from '../config/index.js';
-import { vitConfig, type VitConfig } from '../model/presets.js';
+import { runModelConfig, type VitConfig } from '../model/presets.js';
 import { parseEpochSums, type EpochSums } from './metrics.js';
 
 /** Where the data order stands: the next batch is batch `index` of (0-based) data epoch `epoch`. */
@@ -88,7 +88,7 @@ export function checkModelConfig(raw: unknown, cfg: RunConfig, fail: Fail): VitC
   }
   if (o.gelu !== 'tanh' && o.gelu !== 'erf') fail(`metadata "${F}": gelu: got ${formatValue(o.gelu)}, expected "tanh" or "erf"`);
   const mc = o as unknown as VitConfig;
-  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu']);
+  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu', 'family', 'embedDim', 'depths', 'stageHeads', 'window', 'dropPath']);
   const extra = Object.keys(o).filter((k) => !known.has(k));
   if (extra.length > 0) fail(`metadata "${F}": unknown key ${formatValue(extra[0])}`);
   if (mc.imageSize % mc.patchSize !== 0) {
@@ -97,9 +97,13 @@ export function checkModelConfig(raw: unknown, cfg: RunConfig, fail: Fail): VitC
   // The architecture must be the one the checkpoint's config names, so a corrupt width or
   // depth cannot pass for the run's model (channels, classes and image size come from the
   // data set; dropout and GELU are compared with the run's by the resume check).
-  const preset = vitConfig(cfg.model, { patchSize: cfg.patchSize });
-  for (const key of ['width', 'depth', 'heads', 'mlpRatio', 'patchSize'] as const) {
-    if (mc[key] !== preset[key]) {
+  const preset = runModelConfig(
+    cfg.model,
+    { imageSize: mc.imageSize, channels: mc.channels, numClasses: mc.numClasses },
+    { patchSize: cfg.patchSize, dropout: cfg.dropout, gelu: cfg.gelu },
+  );
+  for (const key of ['width', 'depth', 'heads', 'mlpRatio', 'patchSize', 'family', 'embedDim', 'depths', 'stageHeads', 'window'] as const) {
+    if (JSON.stringify(mc[key]) !== JSON.stringify(preset[key])) {
       fail(
         `metadata "${F}": ${key}: got ${formatValue(mc[key])}, expected ${formatValue(preset[key])} ` +
           `(what the checkpoint's config, model ${JSON.stringify(cfg.model)}, builds)`,

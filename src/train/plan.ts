@@ -18,7 +18,7 @@ import {
   type SourceMap,
 } from '../config/index.js';
 import { fixedSubset, loadDataset, splitValidation, stepsPerEpoch, type Dataset } from '../data/index.js';
-import { vitConfig, type VitConfig } from '../model/presets.js';
+import { runModelConfig, type VitConfig } from '../model/presets.js';
 import type { TrainerConfig } from './trainer.js';
 
 export interface RunData {
@@ -158,14 +158,11 @@ export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): 
 
 /** Model shape of the config on a data set (channels and classes come from the data). */
 export function modelConfigFor(cfg: RunConfig, data: Pick<Dataset, 'channels' | 'numClasses' | 'height'>): VitConfig {
-  return vitConfig(cfg.model, {
-    imageSize: data.height,
-    channels: data.channels,
-    numClasses: data.numClasses,
-    patchSize: cfg.patchSize,
-    dropout: cfg.dropout,
-    gelu: cfg.gelu,
-  });
+  return runModelConfig(
+    cfg.model,
+    { imageSize: data.height, channels: data.channels, numClasses: data.numClasses },
+    { patchSize: cfg.patchSize, dropout: cfg.dropout, gelu: cfg.gelu },
+  );
 }
 
 /** Largest values the native step accepts (the schema only bounds them from below). */

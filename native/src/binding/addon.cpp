@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "args.h"
+#include "core/family.h"
 #include "core/registry.h"
 #include "cpu/gemm.h"
 #include "cpu/blas.h"
@@ -20,16 +21,17 @@ namespace grwarm::binding {
 namespace {
 
 // backendInfo() -> { backend, backends: [{ name, available, reason, detail, origin, float64 }],
-//   gemm, blas, blasAvailable, threads, hardwareThreads, simd, cuda, cudaReason }
+//   gemm, blas, blasAvailable, threads, hardwareThreads, simd, families, cuda, cudaReason }
 // `backend` is the device "auto" picks; each entry says why a backend is unavailable.
 Napi::Value backend_info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   const std::vector<BackendStatus> all = backend_statuses();
   Napi::Array list = Napi::Array::New(env, all.size());
-  std::string chosen = "cpu";
-  bool cuda = false;
-  std::string cuda_reason = "no cuda backend is registered";
+  // What "auto" picks: the first available accelerator, else the first available backend.
+  std::string chosen, fallback;
+  bool accel = false;
+  std::string accel_reason = "no accelerator backend is registered";
   for (size_t i = 0; i < all.size(); ++i) {
     const BackendStatus& st = all[i];
     Napi::Object b = Napi::Object::New(env);
@@ -40,14 +42,16 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
     b.Set("origin", st.origin);
     b.Set("float64", st.float64);
     b.Set("bf16", st.bf16);
+    b.Set("accelerator", st.accelerator);
     list.Set(uint32_t(i), b);
-    if (st.name != "cpu" && st.available && chosen == "cpu") chosen = st.name;
-    if (st.name == "cuda") {
-      cuda = st.available;
-      cuda_reason = st.available ? "" : st.reason;
+    if (st.available && fallback.empty()) fallback = st.name;
+    if (st.accelerator && st.available && chosen.empty()) chosen = st.name;
+    if (st.accelerator && !accel) {
+      accel = st.available;
+      accel_reason = st.available ? "" : st.reason;
     }
   }
-  o.Set("backend", chosen);
+  o.Set("backend", chosen.empty() ? fallback : chosen);
   o.Set("backends", list);
   o.Set("gemm", cpu::gemm_word());
   o.Set("blas", cpu::blas_name());
@@ -60,8 +64,14 @@ Napi::Value backend_info(const Napi::CallbackInfo& info) {
   o.Set("threads", cpu::num_threads());
   o.Set("hardwareThreads", cpu::hardware_threads());
   o.Set("simd", cpu::simd_level());
-  o.Set("cuda", cuda);
-  o.Set("cudaReason", cuda_reason);
+  // "cuda"/"cudaReason" keep their names for the JS API; they describe the first registered
+  // accelerator backend (the CUDA plugin is the one there is).
+  const std::vector<std::string> fams = family_names();
+  Napi::Array families = Napi::Array::New(env, fams.size());
+  for (size_t i = 0; i < fams.size(); ++i) families.Set(uint32_t(i), fams[i]);
+  o.Set("families", families);
+  o.Set("cuda", accel);
+  o.Set("cudaReason", accel_reason);
   return o;
 }
 

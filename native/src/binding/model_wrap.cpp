@@ -1,9 +1,11 @@
 #include "model_wrap.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "args.h"
+#include "core/family.h"
 #include "core/registry.h"
 #include "distributed.h"
 #include "native_call.h"
@@ -12,9 +14,9 @@ namespace grwarm::binding {
 
 namespace {
 
-VitConfig config_from(const Napi::Object& o) {
+ModelConfig config_from(const Napi::Object& o) {
   const std::string p = "config.";
-  VitConfig c;
+  ModelConfig c;
   c.image_size = int_field(o, "imageSize", 32, 1, 4096, p);
   c.channels = int_field(o, "channels", 3, 1, 64, p);
   c.patch = int_field(o, "patchSize", 4, 1, 4096, p);
@@ -35,8 +37,34 @@ VitConfig config_from(const Napi::Object& o) {
     else
       range_error(o.Env(), p + "gelu: expected \"tanh\" or \"erf\", got " + describe(g));
   }
+  // The model family and its own fields (family.h): every other number or array of numbers is
+  // handed to the family, which names what it does not know.
+  Napi::Value fam = o.Get("family");
+  if (!fam.IsUndefined()) {
+    if (!fam.IsString()) type_error(o.Env(), p + "family: expected a string, got " + describe(fam));
+    c.family = fam.As<Napi::String>().Utf8Value();
+  }
+  static const char* const kCommon[] = {"imageSize", "channels", "patchSize", "numClasses", "width",
+                                        "depth", "heads", "mlpHidden", "dropout", "gelu", "family"};
+  ConfigFields extra;
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+    if (std::find(std::begin(kCommon), std::end(kCommon), k) != std::end(kCommon)) continue;
+    Napi::Value v = o.Get(k);
+    if (v.IsUndefined()) continue;
+    std::vector<double>& out = extra[k];
+    if (v.IsArray()) {
+      Napi::Array a = v.As<Napi::Array>();
+      for (uint32_t j = 0; j < a.Length(); ++j) out.push_back(number_arg(a.Get(j), p + k));
+    } else {
+      out.push_back(number_arg(v, p + k));
+    }
+  }
   try {
-    c.validate();
+    const Family& family = find_family(c.family);
+    family.apply(c, extra);
+    family.validate(c);
   } catch (const std::invalid_argument& e) {
     range_error(o.Env(), e.what());
   }
@@ -100,7 +128,7 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject())
     type_error(env, "config: expected an object, got " + describe(info[0]));
-  VitConfig cfg = config_from(info[0].As<Napi::Object>());
+  ModelConfig cfg = config_from(info[0].As<Napi::Object>());
   Precision prec = Precision::F32;
   uint64_t seed = 0;
   std::string device = "auto";
@@ -308,7 +336,7 @@ Napi::Value ModelWrap::grad_norm(const Napi::CallbackInfo& info) {
 std::shared_ptr<ModelWrap::Batch> ModelWrap::batch_args(const Napi::CallbackInfo& info,
                                                         bool labels_required) {
   Napi::Env env = info.Env();
-  const VitConfig& c = model_->config();
+  const ModelConfig& c = model_->config();
   auto b = std::make_shared<Batch>();
   Napi::Float32Array images =
       typed_array_arg<Napi::Float32Array>(info[0], napi_float32_array, "a Float32Array", "images");

@@ -1,6 +1,6 @@
 // The seam between the model and the hardware.
 //
-// `Vit<T>` (vit.h) decides which op runs on which buffer view and in which order; a
+// A model family's Net<T> (family.h) decides which op runs on which buffer view and in which order; a
 // Backend<T> implements the ops. Every pointer handed to a backend lives in that backend's
 // memory (host memory for the CPU backend, device memory for the CUDA backend), except the
 // `host_*` arguments of upload/download. Ops are stream-ordered: a backend may return before
@@ -34,11 +34,60 @@ struct AttnShape {
   int B, Tn, H, hd;
 };
 
+// What a backend can do, asked by the model instead of its name.
+struct BackendCaps {
+  // Its buffers are ordinary host memory: a communicator or the host may read them directly
+  // (once synchronize() returned), no staging copy needed.
+  bool host_memory = false;
+  // Ops may return before they finish (stream-ordered); download/synchronize wait.
+  bool async = false;
+  // An accelerator ("auto" prefers it over the CPU).
+  bool accelerator = false;
+};
+
+// bf16 mixed precision (include/grwarm/bf16.h), an optional interface: a backend that has it
+// (float32 master weights only) returns it from Backend<float>::bf16(); others return null, so
+// no op has to refuse. GEMM inputs are rounded to bf16 and multiplied with float32
+// accumulation and output; the model keeps everything else in float32.
+class Bf16Ops {
+ public:
+  virtual ~Bf16Ops() = default;
+  // dst[i] = bf16_round(src[i])
+  virtual void round_bf16(uint16_t* dst, const float* src, size_t n) = 0;
+  // C[M,N] = op(A) op(B) + beta * C with A, B bf16 (alpha = 1).
+  virtual void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                         const uint16_t* B, int ldb, float beta, float* C, int ldc) = 0;
+  // y[rows, out] = x W^T + b with bf16 x and W (Backend::linear_fwd with rounded inputs).
+  virtual void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
+                               int rows, int out, int in) = 0;
+  // bf16-mode producers: the op of the same name with its output written as bf16 only (it is
+  // a GEMM input nothing else reads), saving a float32 write and a rounding pass.
+  virtual void layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x,
+                                  const float* g, const float* b, int rows, int cols,
+                                  float eps) = 0;
+  virtual void gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,
+                             const DropoutSpec& drop) = 0;
+  // With X' = dropout(X) (dropout_bwd's mask; inactive: X' = X): out[c] = sum_r X'[r, c] (like
+  // col_sum, summed in another fixed order) and Xb = bf16(X'), in one pass over X. A Linear
+  // layer's bias gradient and rounded output gradient, fused with the dropout in front of it.
+  virtual void col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                                  const DropoutSpec& drop) = 0;
+  // gelu_bwd fused with the bias gradient and the rounding of the next GEMMs' input:
+  // dh = gelu'(h) * dropout(dout) over [rows, cols], then db = colsum(dh), dh_b = bf16(dh);
+  // dh itself is never stored.
+  virtual void gelu_bwd_bf16(float* db, uint16_t* dh_b, const float* dout, const float* h,
+                             int rows, int cols, GeluKind kind, const DropoutSpec& drop) = 0;
+};
+
 template <class T>
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  virtual BackendCaps caps() const = 0;
+  // The bf16 ops, or nullptr when this backend has none (always for float64). The object
+  // lives as long as the backend.
+  virtual Bf16Ops* bf16() { return nullptr; }
   // One line about the hardware, for info(): e.g. "NVIDIA H100 (sm_90), cuBLAS 13.0".
   virtual std::string describe() const { return name(); }
 
@@ -67,53 +116,11 @@ class Backend {
   // C[M,N] = alpha * op(A) * op(B) + beta * C
   virtual void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda,
                     const T* B, int ldb, T beta, T* C, int ldc) = 0;
-  // ---- bf16 mixed precision (include/grwarm/bf16.h) --------------------------------------
-  // A backend that has it (CPU float32) rounds GEMM inputs to bf16 and multiplies them with
-  // float32 accumulation and output; the model keeps everything else in T. The defaults
-  // refuse, naming the backend.
-  virtual bool has_bf16() const { return false; }
-  // dst[i] = bf16_round(src[i])
-  virtual void round_bf16(uint16_t* dst, const T* src, size_t n) { no_bf16(); }
-  // C[M,N] = op(A) op(B) + beta * C with A, B bf16 (alpha = 1).
-  virtual void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
-                         const uint16_t* B, int ldb, T beta, T* C, int ldc) {
-    no_bf16();
-  }
   // y[rows, out] = x W^T + b, W [out, in]: a linear layer's forward GEMM with its bias. A
   // backend may fuse the bias into the GEMM; the default broadcasts it, then GEMMs with beta 1.
   virtual void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) {
     broadcast_rows(y, b, rows, out);
     gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, W, in, T(1), y, out);
-  }
-  // The same with bf16 x and W.
-  virtual void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int rows,
-                               int out, int in) {
-    broadcast_rows(y, b, rows, out);
-    gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x, in, W, in, T(1), y, out);
-  }
-  // bf16-mode producers: the op of the same name with its output written as bf16 only (it is
-  // a GEMM input nothing else reads), saving a float32 write and a rounding pass.
-  virtual void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
-                                  const T* b, int rows, int cols, T eps) {
-    no_bf16();
-  }
-  virtual void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                             const DropoutSpec& drop) {
-    no_bf16();
-  }
-  // With X' = dropout(X) (dropout_bwd's mask; inactive: X' = X): out[c] = sum_r X'[r, c] (like
-  // col_sum, summed in another fixed order) and Xb = bf16(X'), in one pass over X. A Linear
-  // layer's bias gradient and rounded output gradient, fused with the dropout in front of it.
-  virtual void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                                  const DropoutSpec& drop) {
-    no_bf16();
-  }
-  // gelu_bwd fused with the bias gradient and the rounding of the next GEMMs' input:
-  // dh = gelu'(h) * dropout(dout) over [rows, cols], then db = colsum(dh), dh_b = bf16(dh);
-  // dh itself is never stored.
-  virtual void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
-                             int cols, GeluKind kind, const DropoutSpec& drop) {
-    no_bf16();
   }
   // Y[r, :] = b for every row (bias broadcast before a beta = 1 GEMM).
   virtual void broadcast_rows(T* Y, const T* b, int rows, int cols) = 0;
@@ -155,6 +162,34 @@ class Backend {
   virtual void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
                              const AttnShape& s, const DropoutSpec& drop) = 0;
 
+  // Attention within windows with an additive bias (Swin's relative position bias, plus the
+  // shifted-window mask): qkv [B, Tn, 3, H, hd] as attention_fwd, scores
+  // S = q k^T / sqrt(hd) + bias[b mod nb, h] (bias [nb, H, Tn, Tn]), P = softmax(S) kept in
+  // probs [B, H, Tn, Tn], out [B, Tn, H*hd] = P v. No dropout (Swin's attention has none).
+  virtual void attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                  const AttnShape& s) = 0;
+  // dqkv, and dscores [B, H, Tn, Tn] = dL/dS: the gradient of each sequence's bias.
+  virtual void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                  const T* probs, const AttnShape& s) = 0;
+
+  // ---- token rearrangement and pooling (hierarchical families: Swin) ---------------------
+  // Y[r, :] = X[idx[r], :] for r < rows, `cols` values per row (idx: int32, backend memory).
+  // Swin's cyclic shift with window partition, the window reverse and patch merging's 2x2
+  // gather are row permutations; the backward of one is this op with the inverse permutation.
+  virtual void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) = 0;
+  // Stochastic depth (drop path): x_out[b, :] = x_in[b, :] + m_b branch[b, :] for B samples of
+  // per_sample elements, m_b = dropout_scale(drop, b) (0 or 1/(1-p), keyed by the sample
+  // index; 1 when inactive). x_out may alias x_in.
+  virtual void drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B, size_t per_sample,
+                             const DropoutSpec& drop) = 0;
+  // dbranch[b, :] = m_b dx[b, :]
+  virtual void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                             const DropoutSpec& drop) = 0;
+  // out[b, :] = (1/L) sum over l of x[b, l, :]   (x [B, L, D]; l ascending, a fixed order)
+  virtual void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) = 0;
+  // dx[b, l, :] = dout[b, :] / L
+  virtual void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) = 0;
+
   // ---- head -----------------------------------------------------------------------------
   // out[b, :] = x[b, 0, :]  and its transpose-scatter for the backward pass (rest zeroed).
   virtual void gather_cls(T* out, const T* x, int B, int Tn, int D) = 0;
@@ -183,12 +218,6 @@ class Backend {
   // When *g_sq is not finite nothing is written (the step is skipped, see optim.h).
   virtual void optim_update(T* theta, const T* g, T* s1, T* s2, T* s3, size_t n,
                             const OptimStep& step, bool decay, const double* g_sq) = 0;
-
- private:
-  [[noreturn]] void no_bf16() const {
-    throw std::invalid_argument("precision bfloat16 is not supported by the " + name() +
-                                " backend (float32 master weights with bf16 GEMMs need it)");
-  }
 };
 
 }  // namespace grwarm

@@ -1,7 +1,7 @@
 // The seam between the model and a collective-communication engine (data-parallel training).
 //
 // A Communicator connects the N processes ("ranks") of one data-parallel job. The model calls
-// it from its step (vit_step.cpp) to average gradients over the global batch; the training
+// it from its step (flat_model_step.cpp) to average gradients over the global batch; the training
 // loop calls it for start-up checks (same config everywhere), replica checks (same weights
 // everywhere) and agreement (stop at the same step). The interface is deliberately small, the
 // handful of collectives data parallelism needs, so that other engines slot in:
@@ -9,7 +9,7 @@
 //  - MPI (native/src/mpi/, libgrwarm_mpi.so): the one implementation today. MPI takes HOST
 //    pointers: on the CPU backend the model hands it its flat buffers directly; on a GPU
 //    backend the model stages them through host memory (download, reduce, upload), see
-//    Vit<T>::reduce_grads.
+//    FlatModel<T>::reduce_grads.
 //  - NCCL (later, for CUDA): ncclAllReduce takes DEVICE pointers and a stream, so it would
 //    report `device_buffers() == true` and the model would pass its backend memory straight
 //    through (no staging). The weighted sum below maps onto ncclRedOpCreatePreMulSum.

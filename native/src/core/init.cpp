@@ -32,7 +32,7 @@ constexpr double kTruncStd = 0.87962566103423978;
 }  // namespace
 
 template <class T>
-void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed, T* host) {
+void init_params(const ParamLayout& layout, uint64_t seed, T* host) {
   for (size_t ti = 0; ti < layout.tensors.size(); ++ti) {
     const TensorView& t = layout.tensors[ti];
     Stream rng{mix64(seed ^ mix64(0xabcdef12345ULL + ti))};
@@ -48,7 +48,7 @@ void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed,
         for (size_t i = 0; i < t.size; ++i) p[i] = T(rng.normal() * t.init_std);
         break;
       case InitKind::LecunNormal: {
-        double fan_in = double(cfg.patch_dim());
+        double fan_in = double(t.size / size_t(t.shape[0]));
         double s = std::sqrt(1.0 / fan_in) / kTruncStd;
         for (size_t i = 0; i < t.size; ++i) p[i] = T(rng.truncated_normal() * s);
         break;
@@ -56,7 +56,7 @@ void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed,
       case InitKind::XavierUniformQkv: {
         // q, k and v are separate [D, D] maps in the reference code (Flax attention),
         // each Xavier-initialised with fan_in = fan_out = D; timm fuses them row-wise.
-        double D = double(cfg.width);
+        double D = double(t.shape[1]);
         double a = std::sqrt(6.0 / (D + D));
         for (size_t i = 0; i < t.size; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * a);
         break;
@@ -67,11 +67,14 @@ void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed,
         for (size_t i = 0; i < t.size; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * a);
         break;
       }
+      case InitKind::TruncNormal:  // timm's trunc_normal_(std) with bounds at +-2 std
+        for (size_t i = 0; i < t.size; ++i) p[i] = T(rng.truncated_normal() * t.init_std);
+        break;
     }
   }
 }
 
-template void init_params<float>(const ParamLayout&, const VitConfig&, uint64_t, float*);
-template void init_params<double>(const ParamLayout&, const VitConfig&, uint64_t, double*);
+template void init_params<float>(const ParamLayout&, uint64_t, float*);
+template void init_params<double>(const ParamLayout&, uint64_t, double*);
 
 }  // namespace grwarm

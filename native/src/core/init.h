@@ -1,4 +1,5 @@
-// Parameter initialisation as in the paper's code (docs/method.md section 4).
+// Parameter initialisation as in the paper's code (docs/method.md section 4), driven by each
+// tensor's InitKind in the family's layout.
 #pragma once
 #include <cstdint>
 
@@ -9,6 +10,6 @@ namespace grwarm {
 // Fills `host` (layout.total elements) deterministically from `seed`: each tensor draws
 // from its own stream, so adding a tensor never shifts the others' values.
 template <class T>
-void init_params(const ParamLayout& layout, const VitConfig& cfg, uint64_t seed, T* host);
+void init_params(const ParamLayout& layout, uint64_t seed, T* host);
 
 }  // namespace grwarm

@@ -7,14 +7,14 @@
 
 #include "grwarm/optim.h"
 #include "param_layout.h"
-#include "vit_config.h"
+#include "model_config.h"
 
 namespace grwarm {
 
 class Communicator;  // communicator.h
 
 // BF16: float32 master weights, gradients, optimizer state and reductions; GEMM inputs
-// rounded to bf16 with float32 accumulation (Vit<float> in bf16 mode).
+// rounded to bf16 with float32 accumulation (FlatModel<float> in bf16 mode).
 enum class Precision { F32, F64, BF16 };
 
 struct PassResult {
@@ -79,7 +79,7 @@ enum class FlatBuffer { Params, Grads, OptimSlot };
 class Model {
  public:
   virtual ~Model() = default;
-  virtual const VitConfig& config() const = 0;
+  virtual const ModelConfig& config() const = 0;
   virtual const ParamLayout& layout() const = 0;
   virtual Precision precision() const = 0;
   virtual std::string backend_name() const = 0;
@@ -114,7 +114,7 @@ class Model {
   virtual double param_norm() = 0;
   virtual double grad_norm() = 0;
 
-  // ---- training (vit_step.cpp) ----
+  // ---- training (flat_model_step.cpp) ----
   // (Re)allocates and zeroes the optimizer state; resets the step counter.
   virtual void configure_optimizer(const OptimConfig& cfg) = 0;
   virtual bool has_optimizer() const = 0;

@@ -1,17 +1,19 @@
 // The table of named views into the flat parameter buffer.
 //
-// Names, shapes and order follow timm's VisionTransformer state_dict so that a
-// safetensors checkpoint loads in PyTorch and back. Linear weights are [out, in].
+// Each family builds its layout with timm's state_dict names, shapes and order, so that a
+// safetensors checkpoint loads in PyTorch/timm and back. Linear weights are [out, in].
 #pragma once
 #include <cstddef>
 #include <string>
 #include <vector>
 
-#include "vit_config.h"
+#include "model_config.h"
 
 namespace grwarm {
 
-enum class InitKind { Zeros, Ones, Normal, LecunNormal, XavierUniformQkv, XavierUniform };
+// Xavier-uniform with fan_in = fan_out = shape[1] (q, k, v initialised as separate maps);
+// LeCun-normal with fan_in = the product of shape[1:]; TruncNormal: N(0, init_std) cut at 2 std.
+enum class InitKind { Zeros, Ones, Normal, LecunNormal, XavierUniformQkv, XavierUniform, TruncNormal };
 
 struct TensorView {
   std::string name;
@@ -19,22 +21,19 @@ struct TensorView {
   size_t offset = 0;  // in elements, into the flat buffer
   size_t size = 0;    // number of elements
   InitKind init = InitKind::Zeros;
-  float init_std = 0.0f;   // for Normal
-  bool decay_in_timm = true;  // false for biases, norms, cls token, pos embed
-};
-
-// Offsets of one block's tensors, resolved once so the hot path does no lookups.
-struct BlockOffsets {
-  size_t ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+  float init_std = 0.0f;   // for Normal / TruncNormal
+  bool decay_in_timm = true;  // false for biases, norms, tokens, position embeddings and tables
 };
 
 struct ParamLayout {
   std::vector<TensorView> tensors;
   size_t total = 0;
-  size_t cls, pos, patch_w, patch_b, norm_w, norm_b, head_w, head_b;
-  std::vector<BlockOffsets> blocks;
 
-  static ParamLayout build(const VitConfig& c);
+  // The layout of c's family (family.h).
+  static ParamLayout build(const ModelConfig& c);
+  // Appends a tensor; returns its offset.
+  size_t add(const std::string& name, std::vector<int> shape, InitKind init, bool decay,
+             float init_std = 0.0f);
   const TensorView* find(const std::string& name) const;
 };
 

@@ -10,7 +10,7 @@
 #include "backend.h"
 
 // Bumped whenever Backend<T> or this struct changes; the loader refuses other versions.
-#define GRWARM_PLUGIN_ABI 4
+#define GRWARM_PLUGIN_ABI 5
 
 extern "C" {
 
@@ -27,9 +27,11 @@ struct GrwarmBackendPlugin {
   grwarm::Backend<float>* (*create_f32)(char* error, size_t error_size);
   // nullptr when the plugin has no float64 support (the loader then refuses float64 clearly).
   grwarm::Backend<double>* (*create_f64)(char* error, size_t error_size);
-  // 1 when create_f32's backends support precision bfloat16 (has_bf16()), valid after a
+  // 1 when create_f32's backends support precision bfloat16 (bf16() != nullptr), valid after a
   // successful probe; nullptr or 0: bfloat16 is refused on this device.
   int (*bf16)();
+  // 1 when the device is an accelerator ("auto" prefers it over the CPU).
+  int accelerator;
 };
 
 // The one symbol a plugin exports.

@@ -16,7 +16,7 @@
 namespace grwarm {
 
 template <class T>
-class ProfilingBackend final : public Backend<T> {
+class ProfilingBackend final : public Backend<T>, private Bf16Ops {
  public:
   explicit ProfilingBackend(std::unique_ptr<Backend<T>> inner) : in_(std::move(inner)) {}
   ~ProfilingBackend() override {
@@ -28,6 +28,7 @@ class ProfilingBackend final : public Backend<T> {
                    all > 0 ? 100.0 * kv.second / all : 0.0);
   }
   std::string name() const override { return in_->name(); }
+  BackendCaps caps() const override { return in_->caps(); }
   std::string describe() const override { return in_->describe() + " (profiled)"; }
   void synchronize() override { in_->synchronize(); }
   void mark(int slot) override { in_->mark(slot); }
@@ -51,35 +52,60 @@ class ProfilingBackend final : public Backend<T> {
             int ldb, T beta, T* C, int ldc) override {
     GW_TIMED("gemm", in_->gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
   }
-  bool has_bf16() const override { return in_->has_bf16(); }
-  void round_bf16(uint16_t* d, const T* s, size_t n) override {
-    GW_TIMED("round_bf16", in_->round_bf16(d, s, n));
-  }
-  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
-                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override {
-    GW_TIMED("gemm_bf16", in_->gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc));
-  }
   void linear_fwd(T* y, const T* x, const T* W, const T* b, int r, int o, int i) override {
     GW_TIMED("linear_fwd", in_->linear_fwd(y, x, W, b, r, o, i));
   }
-  void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int r, int o,
-                       int i) override {
-    GW_TIMED("linear_fwd_bf16", in_->linear_fwd_bf16(y, x, W, b, r, o, i));
+  // The inner backend's bf16 ops, timed the same way (null when it has none).
+  Bf16Ops* bf16() override { return in_->bf16() ? this : nullptr; }
+  void round_bf16(uint16_t* d, const float* s, size_t n) override {
+    GW_TIMED("round_bf16", in_->bf16()->round_bf16(d, s, n));
   }
-  void layernorm_fwd_bf16(uint16_t* y, T* m, T* rs, const T* x, const T* g, const T* b, int r,
-                          int c, T eps) override {
-    GW_TIMED("layernorm_fwd_bf16", in_->layernorm_fwd_bf16(y, m, rs, x, g, b, r, c, eps));
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, float beta, float* C, int ldc) override {
+    GW_TIMED("gemm_bf16", in_->bf16()->gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc));
   }
-  void gelu_fwd_bf16(uint16_t* o, const T* h, size_t n, GeluKind k, const DropoutSpec& d) override {
-    GW_TIMED("gelu_fwd_bf16", in_->gelu_fwd_bf16(o, h, n, k, d));
+  void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b, int r,
+                       int o, int i) override {
+    GW_TIMED("linear_fwd_bf16", in_->bf16()->linear_fwd_bf16(y, x, W, b, r, o, i));
   }
-  void col_sum_round_bf16(T* o, uint16_t* xb, const T* x, int r, int c,
-                          const DropoutSpec& d) override {
-    GW_TIMED("col_sum_round_bf16", in_->col_sum_round_bf16(o, xb, x, r, c, d));
+  void layernorm_fwd_bf16(uint16_t* y, float* m, float* rs, const float* x, const float* g,
+                          const float* b, int r, int c, float eps) override {
+    GW_TIMED("layernorm_fwd_bf16", in_->bf16()->layernorm_fwd_bf16(y, m, rs, x, g, b, r, c, eps));
   }
-  void gelu_bwd_bf16(T* db, uint16_t* dhb, const T* dout, const T* h, int r, int c, GeluKind k,
+  void gelu_fwd_bf16(uint16_t* o, const float* h, size_t n, GeluKind k,
                      const DropoutSpec& d) override {
-    GW_TIMED("gelu_bwd_bf16", in_->gelu_bwd_bf16(db, dhb, dout, h, r, c, k, d));
+    GW_TIMED("gelu_fwd_bf16", in_->bf16()->gelu_fwd_bf16(o, h, n, k, d));
+  }
+  void col_sum_round_bf16(float* o, uint16_t* xb, const float* x, int r, int c,
+                          const DropoutSpec& d) override {
+    GW_TIMED("col_sum_round_bf16", in_->bf16()->col_sum_round_bf16(o, xb, x, r, c, d));
+  }
+  void gelu_bwd_bf16(float* db, uint16_t* dhb, const float* dout, const float* h, int r, int c,
+                     GeluKind k, const DropoutSpec& d) override {
+    GW_TIMED("gelu_bwd_bf16", in_->bf16()->gelu_bwd_bf16(db, dhb, dout, h, r, c, k, d));
+  }
+  void attention_bias_fwd(T* o, T* p, const T* qkv, const T* bias, int nb,
+                          const AttnShape& s) override {
+    GW_TIMED("attention_bias_fwd", in_->attention_bias_fwd(o, p, qkv, bias, nb, s));
+  }
+  void attention_bias_bwd(T* dqkv, T* ds, const T* dout, const T* qkv, const T* p,
+                          const AttnShape& s) override {
+    GW_TIMED("attention_bias_bwd", in_->attention_bias_bwd(dqkv, ds, dout, qkv, p, s));
+  }
+  void gather_rows(T* Y, const T* X, const int32_t* idx, int r, int c) override {
+    GW_TIMED("gather_rows", in_->gather_rows(Y, X, idx, r, c));
+  }
+  void drop_path_fwd(T* o, const T* x, const T* br, int B, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("drop_path_fwd", in_->drop_path_fwd(o, x, br, B, n, d));
+  }
+  void drop_path_bwd(T* db, const T* dx, int B, size_t n, const DropoutSpec& d) override {
+    GW_TIMED("drop_path_bwd", in_->drop_path_bwd(db, dx, B, n, d));
+  }
+  void mean_tokens_fwd(T* o, const T* x, int B, int L, int D) override {
+    GW_TIMED("mean_tokens_fwd", in_->mean_tokens_fwd(o, x, B, L, D));
+  }
+  void mean_tokens_bwd(T* dx, const T* d, int B, int L, int D) override {
+    GW_TIMED("mean_tokens_bwd", in_->mean_tokens_bwd(dx, d, B, L, D));
   }
   void broadcast_rows(T* Y, const T* b, int r, int c) override {
     GW_TIMED("broadcast_rows", in_->broadcast_rows(Y, b, r, c));

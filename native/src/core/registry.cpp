@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "profiling_backend.h"
-#include "vit.h"
+#include "flat_model.h"
 
 namespace grwarm {
 
@@ -65,7 +65,7 @@ std::vector<BackendStatus> backend_statuses() {
   return out;
 }
 
-std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& cfg,
+std::unique_ptr<Model> create_model(const std::string& device, const ModelConfig& cfg,
                                     Precision precision, uint64_t seed) {
   register_builtin_backends();
   BackendProvider* chosen = nullptr;
@@ -73,12 +73,17 @@ std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& 
     // The first available accelerator, else the CPU. float64 and bfloat16 go where they are
     // supported.
     for (const BackendStatus& st : backend_statuses())
-      if (st.name != "cpu" && st.available && (precision != Precision::F64 || st.float64) &&
+      if (st.accelerator && st.available && (precision != Precision::F64 || st.float64) &&
           (precision != Precision::BF16 || st.bf16)) {
         chosen = find_backend(st.name);
         break;
       }
-    if (!chosen) chosen = find_backend("cpu");
+    if (!chosen)  // no accelerator: the first available backend (the CPU, registered first)
+      for (const BackendStatus& st : backend_statuses())
+        if (st.available) {
+          chosen = find_backend(st.name);
+          break;
+        }
   } else {
     chosen = find_backend(device);
     if (!chosen)
@@ -92,12 +97,12 @@ std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& 
     if (!st.float64)
       throw std::invalid_argument("precision float64 is not supported on device \"" + st.name +
                                   "\" (float32 only); use the cpu device for float64");
-    return std::make_unique<Vit<double>>(cfg, maybe_profiled(chosen->make_f64()), seed);
+    return std::make_unique<FlatModel<double>>(cfg, maybe_profiled(chosen->make_f64()), seed);
   }
   if (precision == Precision::BF16 && !st.bf16)
     throw std::invalid_argument("precision bfloat16 is not supported on device \"" + st.name +
                                 "\" yet; use the cpu device for bfloat16");
-  return std::make_unique<Vit<float>>(cfg, maybe_profiled(chosen->make_f32()), seed,
+  return std::make_unique<FlatModel<float>>(cfg, maybe_profiled(chosen->make_f32()), seed,
                                       precision == Precision::BF16);
 }
 

@@ -23,6 +23,7 @@ struct BackendStatus {
   std::string origin;       // "built in", or the plugin file it came from
   bool float64 = false;     // supports Precision::F64
   bool bf16 = false;        // supports Precision::BF16 (bf16 GEMMs, float32 master)
+  bool accelerator = false; // a GPU or similar: "auto" picks the first available one
 };
 
 class BackendProvider {
@@ -46,7 +47,7 @@ BackendProvider* find_backend(const std::string& name);
 // Creates a model on `device`: "cpu", "cuda", or "auto" (the first available backend other
 // than the CPU, else the CPU). Throws std::invalid_argument for an unknown device and
 // std::runtime_error, with the backend's reason, for an unavailable one.
-std::unique_ptr<Model> create_model(const std::string& device, const VitConfig& cfg,
+std::unique_ptr<Model> create_model(const std::string& device, const ModelConfig& cfg,
                                     Precision precision, uint64_t seed);
 
 // Registers the backends this build has (defined in backends.cpp, the composition root).

@@ -1,6 +1,8 @@
 // CPU implementations of the memory, embedding, normalisation, activation and head ops.
 // Compiled once per ISA variant (isa.h); isa_kernels() at the end is the variant's entry point.
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <chrono>
 #include <type_traits>
 #include <cstdlib>
@@ -122,37 +124,40 @@ void CpuBackend<T>::gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const
 }
 
 template <class T>
-void CpuBackend<T>::round_bf16(uint16_t* dst, const T* src, size_t n) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::round_bf16(dst, src, n);  // refuses
+Bf16Ops* CpuBackend<T>::bf16() {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!bf16_) bf16_ = std::make_unique<CpuBf16>(*this);
+    return bf16_.get();
   } else {
-    const long long nn = (long long)n;
-#pragma omp parallel for schedule(static)
-    for (long long i = 0; i < nn; ++i) dst[i] = bf16_round(src[i]);
+    return nullptr;
   }
+}
+
+void CpuBf16::round_bf16(uint16_t* dst, const float* src, size_t n) {
+  const long long nn = (long long)n;
+#pragma omp parallel for schedule(static)
+  for (long long i = 0; i < nn; ++i) dst[i] = bf16_round(src[i]);
 }
 
 // bf16 GEMM: oneDNN's bf16 matmul (AMX / AVX512-BF16) when it has one for this CPU, else an
 // emulation with the same numbers up to summation order: bf16 values are float32 values, so
 // widening the inputs and running the float32 GEMM multiplies exactly the rounded inputs
 // with float32 accumulation.
-template <class T>
-void CpuBackend<T>::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A,
-                              int lda, const uint16_t* B, int ldb, T beta, T* C, int ldc) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);  // refuses
-  } else {
+void CpuBf16::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                        const uint16_t* B, int ldb, float beta, float* C, int ldc) {
+  {
     bool done = false;
-    if (matmul())
+    if (be_.matmul())
       timed_gemm([&] {
-        done = matmul()->run(GemmInput::BF16, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        done = be_.matmul()->run(GemmInput::BF16, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
       });
     if (done) return;
     // Stored extents: op(A) is M x K, stored M x lda (No) or K x lda (Yes); likewise B.
     const size_t na = size_t(ta == Trans::No ? M : K) * lda;
     const size_t nb = size_t(tb == Trans::No ? K : N) * ldb;
-    if (widened_.size() < na + nb) widened_.resize(na + nb);
-    float* wa = widened_.data();
+    std::vector<float>& widened = be_.widened_;
+    if (widened.size() < na + nb) widened.resize(na + nb);
+    float* wa = widened.data();
     float* wb = wa + na;
     const long long ia = (long long)na, ib = (long long)nb;
 #pragma omp parallel for schedule(static)
@@ -185,33 +190,26 @@ void CpuBackend<T>::linear_fwd(T* y, const T* x, const T* W, const T* b, int row
   Backend<T>::linear_fwd(y, x, W, b, rows, out, in);
 }
 
-template <class T>
-void CpuBackend<T>::linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b,
-                                    int rows, int out, int in) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (matmul()) {
-      bool done = false;
-      timed_gemm([&] {
-        done = matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
-                             W, in, 0.0f, y, out, b);
-      });
-      if (done) return;
-    }
+void CpuBf16::linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
+                              int rows, int out, int in) {
+  if (be_.matmul()) {
+    bool done = false;
+    timed_gemm([&] {
+      done = be_.matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
+                               W, in, 0.0f, y, out, b);
+    });
+    if (done) return;
   }
-  Backend<T>::linear_fwd_bf16(y, x, W, b, rows, out, in);
+  be_.broadcast_rows(y, b, rows, out);
+  gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x, in, W, in, 1.0f, y, out);
 }
 
-template <class T>
-void CpuBackend<T>::layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
-                                       const T* b, int rows, int cols, T eps) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::layernorm_fwd_bf16(y, mean, rstd, x, g, b, rows, cols, eps);  // refuses
-  } else {
+void CpuBf16::layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x,
+                                 const float* g, const float* b, int rows, int cols, float eps) {
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; ++r)
-      layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b,
-                        cols, eps);
-  }
+  for (int r = 0; r < rows; ++r)
+    layernorm_row_fwd(y + size_t(r) * cols, mean + r, rstd + r, x + size_t(r) * cols, g, b, cols,
+                      eps);
 }
 
 namespace {
@@ -236,16 +234,12 @@ void col_sum_round_pass(float* out, std::vector<float>& scratch, uint16_t* Xb, c
 }
 }  // namespace
 
-template <class T>
-void CpuBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                                       const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols, drop);  // refuses
-  } else if (drop.active()) {
-    col_sum_round_pass<true>(out, colsum_scratch_, Xb, X, rows, cols, drop);
-  } else {
-    col_sum_round_pass<false>(out, colsum_scratch_, Xb, X, rows, cols, drop);
-  }
+void CpuBf16::col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                                 const DropoutSpec& drop) {
+  if (drop.active())
+    col_sum_round_pass<true>(out, be_.colsum_scratch_, Xb, X, rows, cols, drop);
+  else
+    col_sum_round_pass<false>(out, be_.colsum_scratch_, Xb, X, rows, cols, drop);
 }
 
 template <class T>
@@ -394,6 +388,157 @@ template <class T>
 void CpuBackend<T>::attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs,
                                   const AttnShape& s, const DropoutSpec& drop) {
   attention_backward(dqkv, dout, qkv, probs, s, drop);
+}
+
+// ---- window attention with an additive bias ---------------------------------------------------
+// Windows are short (Swin: 49 or 16 tokens), so plain loops per (sequence, head) suffice; each
+// (b, h) is one task, summed in index order: deterministic for any thread count.
+
+template <class T>
+void CpuBackend<T>::attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                       const AttnShape& s) {
+  const int N = s.Tn, H = s.H, hd = s.hd, D = H * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  const long long tasks = (long long)s.B * H;
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tasks; ++t) {
+    const int b = int(t / H), h = int(t % H);
+    const T* base = qkv + size_t(b) * N * 3 * D;
+    const T* bb = bias + (size_t(b % nb) * H + h) * N * N;
+    T* P = probs + (size_t(b) * H + h) * N * N;
+    for (int i = 0; i < N; ++i) {
+      const T* q = base + size_t(i) * 3 * D + size_t(h) * hd;
+      T* p = P + size_t(i) * N;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (int j = 0; j < N; ++j) {
+        const T* k = base + size_t(j) * 3 * D + D + size_t(h) * hd;
+        T dot = T(0);
+        for (int d = 0; d < hd; ++d) dot += q[d] * k[d];
+        p[j] = dot * scale + bb[size_t(i) * N + j];
+        mx = std::max(mx, p[j]);
+      }
+      T sum = T(0);
+      for (int j = 0; j < N; ++j) {
+        p[j] = std::exp(p[j] - mx);
+        sum += p[j];
+      }
+      const T inv = T(1) / sum;
+      for (int j = 0; j < N; ++j) p[j] *= inv;
+      T* o = out + (size_t(b) * N + i) * D + size_t(h) * hd;
+      for (int d = 0; d < hd; ++d) o[d] = T(0);
+      for (int j = 0; j < N; ++j) {
+        const T* v = base + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p[j] * v[d];
+      }
+    }
+  }
+}
+
+template <class T>
+void CpuBackend<T>::attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                       const T* probs, const AttnShape& s) {
+  const int N = s.Tn, H = s.H, hd = s.hd, D = H * hd;
+  const T scale = T(1) / std::sqrt(T(hd));
+  const long long tasks = (long long)s.B * H;
+#pragma omp parallel for schedule(static)
+  for (long long t = 0; t < tasks; ++t) {
+    const int b = int(t / H), h = int(t % H);
+    const T* base = qkv + size_t(b) * N * 3 * D;
+    T* dbase = dqkv + size_t(b) * N * 3 * D;
+    const T* P = probs + (size_t(b) * H + h) * N * N;
+    T* dS = dscores + (size_t(b) * H + h) * N * N;
+    // this head's slices of dq, dk, dv: zeroed, then accumulated over i in index order
+    for (int j = 0; j < N; ++j)
+      for (int c = 0; c < 3; ++c)
+        std::fill_n(dbase + size_t(j) * 3 * D + size_t(c) * D + size_t(h) * hd, hd, T(0));
+    for (int i = 0; i < N; ++i) {
+      const T* g = dout + (size_t(b) * N + i) * D + size_t(h) * hd;
+      const T* p = P + size_t(i) * N;
+      T* ds = dS + size_t(i) * N;
+      T dot_pd = T(0);
+      for (int j = 0; j < N; ++j) {
+        const T* v = base + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        T* dv = dbase + size_t(j) * 3 * D + 2 * D + size_t(h) * hd;
+        T dp = T(0);
+        for (int d = 0; d < hd; ++d) {
+          dp += g[d] * v[d];
+          dv[d] += p[j] * g[d];
+        }
+        ds[j] = dp;  // dP for now
+        dot_pd += p[j] * dp;
+      }
+      const T* q = base + size_t(i) * 3 * D + size_t(h) * hd;
+      T* dq = dbase + size_t(i) * 3 * D + size_t(h) * hd;
+      for (int j = 0; j < N; ++j) {
+        ds[j] = p[j] * (ds[j] - dot_pd);
+        const T* k = base + size_t(j) * 3 * D + D + size_t(h) * hd;
+        T* dk = dbase + size_t(j) * 3 * D + D + size_t(h) * hd;
+        const T w = ds[j] * scale;
+        for (int d = 0; d < hd; ++d) {
+          dq[d] += w * k[d];
+          dk[d] += w * q[d];
+        }
+      }
+    }
+  }
+}
+
+// ---- token rearrangement and pooling ---------------------------------------------------------
+
+template <class T>
+void CpuBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) {
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < rows; ++r)
+    std::copy(X + size_t(idx[r]) * cols, X + size_t(idx[r] + 1) * cols, Y + size_t(r) * cols);
+}
+
+template <class T>
+void CpuBackend<T>::drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B,
+                                  size_t per_sample, const DropoutSpec& drop) {
+  for (int b = 0; b < B; ++b) {
+    const T m = dropout_scale<T>(drop, uint64_t(b));
+    const long long n = (long long)per_sample, base = (long long)b * n;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < n; ++i) x_out[base + i] = x_in[base + i] + m * branch[base + i];
+  }
+}
+
+template <class T>
+void CpuBackend<T>::drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                                  const DropoutSpec& drop) {
+  for (int b = 0; b < B; ++b) {
+    const T m = dropout_scale<T>(drop, uint64_t(b));
+    const long long n = (long long)per_sample, base = (long long)b * n;
+#pragma omp parallel for schedule(static)
+    for (long long i = 0; i < n; ++i) dbranch[base + i] = m * dx[base + i];
+  }
+}
+
+template <class T>
+void CpuBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
+  const T inv = T(1) / T(L);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b) {
+    T* o = out + size_t(b) * D;
+    std::fill(o, o + D, T(0));
+    for (int l = 0; l < L; ++l) {
+      const T* xr = x + (size_t(b) * L + l) * D;
+      for (int d = 0; d < D; ++d) o[d] += xr[d];
+    }
+    for (int d = 0; d < D; ++d) o[d] *= inv;
+  }
+}
+
+template <class T>
+void CpuBackend<T>::mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) {
+  const T inv = T(1) / T(L);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int l = 0; l < L; ++l) {
+      T* d = dx + (size_t(b) * L + l) * D;
+      const T* g = dout + size_t(b) * D;
+      for (int j = 0; j < D; ++j) d[j] = g[j] * inv;
+    }
 }
 
 // ---- head -------------------------------------------------------------------------------------

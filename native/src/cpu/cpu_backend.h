@@ -16,6 +16,13 @@ class CpuBackend final : public Backend<T> {
  public:
   std::string name() const override { return "cpu"; }
   std::string describe() const override;
+  BackendCaps caps() const override {
+    BackendCaps c;
+    c.host_memory = true;
+    return c;
+  }
+  // float32: the bf16 ops (CpuBf16 below); float64: none.
+  Bf16Ops* bf16() override;
 
   // CPU ops finish before they return: synchronize is a no-op, marks read the steady clock.
   void synchronize() override {}
@@ -32,21 +39,7 @@ class CpuBackend final : public Backend<T> {
 
   void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
             int ldb, T beta, T* C, int ldc) override;
-  bool has_bf16() const override { return std::is_same_v<T, float>; }
-  void round_bf16(uint16_t* dst, const T* src, size_t n) override;
-  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
-                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override;
   void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) override;
-  void linear_fwd_bf16(T* y, const uint16_t* x, const uint16_t* W, const T* b, int rows, int out,
-                       int in) override;
-  void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
-                          int rows, int cols, T eps) override;
-  void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                     const DropoutSpec& drop) override;
-  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                          const DropoutSpec& drop) override;
-  void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows, int cols,
-                     GeluKind kind, const DropoutSpec& drop) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
   void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
 
@@ -72,6 +65,18 @@ class CpuBackend final : public Backend<T> {
   void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const AttnShape& s,
                      const DropoutSpec& drop) override;
 
+  void attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                          const AttnShape& s) override;
+  void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv, const T* probs,
+                          const AttnShape& s) override;
+  void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) override;
+  void drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
+  void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
+  void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) override;
+  void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) override;
+
   void gather_cls(T* out, const T* x, int B, int Tn, int D) override;
   void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) override;
   void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
@@ -87,6 +92,7 @@ class CpuBackend final : public Backend<T> {
                     bool decay, const double* g_sq) override;
 
  private:
+  friend class CpuBf16;
   // The float32 GEMM of the library gemm_impl() names, falling back to OpenBLAS / the
   // built-in kernel when oneDNN has no implementation for a case.
   void gemm_f32_library(Trans ta, Trans tb, int M, int N, int K, float alpha, const float* A,
@@ -98,6 +104,29 @@ class CpuBackend final : public Backend<T> {
   bool matmul_tried_ = false;
   std::vector<float> widened_;  // bf16 emulation: A and B widened to float32
   std::vector<T> colsum_scratch_;  // partial column sums of col_sum_row_blocked
+  std::unique_ptr<Bf16Ops> bf16_;  // created on first use (float32 only)
+};
+
+// The bf16 ops of the float32 CPU backend: they share its oneDNN primitives and scratch.
+class CpuBf16 final : public Bf16Ops {
+ public:
+  explicit CpuBf16(CpuBackend<float>& be) : be_(be) {}
+  void round_bf16(uint16_t* dst, const float* src, size_t n) override;
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, float beta, float* C, int ldc) override;
+  void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b, int rows,
+                       int out, int in) override;
+  void layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x, const float* g,
+                          const float* b, int rows, int cols, float eps) override;
+  void gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,
+                     const DropoutSpec& drop) override;
+  void col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                          const DropoutSpec& drop) override;
+  void gelu_bwd_bf16(float* db, uint16_t* dh_b, const float* dout, const float* h, int rows,
+                     int cols, GeluKind kind, const DropoutSpec& drop) override;
+
+ private:
+  CpuBackend<float>& be_;
 };
 
 }  // namespace grwarm::cpu::GRWARM_ISA_NS

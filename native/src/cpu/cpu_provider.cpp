@@ -17,6 +17,7 @@ class CpuProvider final : public BackendProvider {
     s.name = "cpu";
     s.float64 = true;
     s.bf16 = true;
+    s.accelerator = false;
     s.origin = "built in";
     try {
       s.detail = make_cpu_backend_f32()->describe();

@@ -31,16 +31,12 @@ void CpuBackend<T>::gelu_bwd(T* dh, const T* dout, const T* h, size_t n, GeluKin
     masked_loop<T>(n, drop, [=](long long i, T m) { dh[i] = dout[i] * m * gelu_erf_grad(h[i]); });
 }
 
-template <class T>
-void CpuBackend<T>::gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                                  const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gelu_fwd_bf16(out, h, n, kind, drop);  // refuses
-  } else if (kind == GeluKind::Tanh) {
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_tanh(h[i]) * m); });
-  } else {
-    masked_loop<T>(n, drop, [=](long long i, T m) { out[i] = bf16_round(gelu_erf(h[i]) * m); });
-  }
+void CpuBf16::gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,
+                            const DropoutSpec& drop) {
+  if (kind == GeluKind::Tanh)
+    masked_loop<float>(n, drop, [=](long long i, float m) { out[i] = bf16_round(gelu_tanh(h[i]) * m); });
+  else
+    masked_loop<float>(n, drop, [=](long long i, float m) { out[i] = bf16_round(gelu_erf(h[i]) * m); });
 }
 
 namespace {
@@ -69,13 +65,10 @@ void gelu_bwd_bf16_pass(float* db, std::vector<float>& scratch, uint16_t* dh_b, 
 }
 }  // namespace
 
-template <class T>
-void CpuBackend<T>::gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
-                                  int cols, GeluKind kind, const DropoutSpec& drop) {
-  if constexpr (!std::is_same_v<T, float>) {
-    Backend<T>::gelu_bwd_bf16(db, dh_b, dout, h, rows, cols, kind, drop);  // refuses
-  } else {
-    auto& sc = colsum_scratch_;
+void CpuBf16::gelu_bwd_bf16(float* db, uint16_t* dh_b, const float* dout, const float* h,
+                            int rows, int cols, GeluKind kind, const DropoutSpec& drop) {
+  {
+    auto& sc = be_.colsum_scratch_;
     if (kind == GeluKind::Tanh) {
       if (drop.active()) gelu_bwd_bf16_pass<true, true>(db, sc, dh_b, dout, h, rows, cols, drop);
       else gelu_bwd_bf16_pass<true, false>(db, sc, dh_b, dout, h, rows, cols, drop);
@@ -88,10 +81,7 @@ void CpuBackend<T>::gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T*
 
 #define GW_GELU_INSTANTIATE(T)                                                                       \
   template void CpuBackend<T>::gelu_fwd(T*, const T*, size_t, GeluKind, const DropoutSpec&);       \
-  template void CpuBackend<T>::gelu_bwd(T*, const T*, const T*, size_t, GeluKind, const DropoutSpec&); \
-  template void CpuBackend<T>::gelu_fwd_bf16(uint16_t*, const T*, size_t, GeluKind, const DropoutSpec&); \
-  template void CpuBackend<T>::gelu_bwd_bf16(T*, uint16_t*, const T*, const T*, int, int, GeluKind,  \
-                                             const DropoutSpec&);
+  template void CpuBackend<T>::gelu_bwd(T*, const T*, const T*, size_t, GeluKind, const DropoutSpec&);
 GW_GELU_INSTANTIATE(float)
 GW_GELU_INSTANTIATE(double)
 #undef GW_GELU_INSTANTIATE

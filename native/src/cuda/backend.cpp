@@ -67,60 +67,54 @@ void CudaBackend<T>::broadcast_rows(T* Y, const T* b, int rows, int cols) {
   launch_broadcast_rows(enter(), Y, b, rows, cols);
 }
 
-// ---- bf16 mixed precision: float32 only; the float64 backend refuses (Backend defaults) ----
+// ---- bf16 mixed precision: float32 with cublasGemmEx only ---------------------------------
 
 template <class T>
-bool CudaBackend<T>::has_bf16() const {
-  return std::is_same_v<T, float> && ctx_.blas().api->gemm_ex != nullptr;
-}
-
-template <class T>
-void CudaBackend<T>::round_bf16(uint16_t* dst, const T* src, size_t n) {
-  if constexpr (std::is_same_v<T, float>) launch_round_bf16(enter(), dst, src, n);
-  else Backend<T>::round_bf16(dst, src, n);
-}
-
-template <class T>
-void CudaBackend<T>::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
-                               const uint16_t* B, int ldb, T beta, T* C, int ldc) {
+Bf16Ops* CudaBackend<T>::bf16() {
   if constexpr (std::is_same_v<T, float>) {
-    enter();
-    cuda::gemm_bf16(ctx_.blas(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (ctx_.blas().api->gemm_ex == nullptr) return nullptr;
+    if (!bf16_) bf16_ = std::make_unique<CudaBf16>(*this);
+    return bf16_.get();
   } else {
-    Backend<T>::gemm_bf16(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    return nullptr;
   }
 }
 
-template <class T>
-void CudaBackend<T>::layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g,
-                                        const T* b, int rows, int cols, T eps) {
-  if constexpr (std::is_same_v<T, float>) launch_layernorm_fwd_bf16(enter(), y, mean, rstd, x, g, b, rows, cols, eps);
-  else Backend<T>::layernorm_fwd_bf16(y, mean, rstd, x, g, b, rows, cols, eps);
+void CudaBf16::round_bf16(uint16_t* dst, const float* src, size_t n) {
+  launch_round_bf16(be_.enter(), dst, src, n);
 }
 
-template <class T>
-void CudaBackend<T>::gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                                   const DropoutSpec& drop) {
-  if constexpr (std::is_same_v<T, float>) launch_gelu_fwd_bf16(enter(), out, h, n, kind, drop);
-  else Backend<T>::gelu_fwd_bf16(out, h, n, kind, drop);
+void CudaBf16::gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                         const uint16_t* B, int ldb, float beta, float* C, int ldc) {
+  be_.enter();
+  cuda::gemm_bf16(be_.ctx_.blas(), ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
-template <class T>
-void CudaBackend<T>::col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                                        const DropoutSpec& drop) {
-  if constexpr (std::is_same_v<T, float>)
-    launch_col_sum_round_bf16(enter(), ctx_.workspace(), out, Xb, X, rows, cols, drop);
-  else
-    Backend<T>::col_sum_round_bf16(out, Xb, X, rows, cols, drop);
+void CudaBf16::linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
+                               int rows, int out, int in) {
+  be_.broadcast_rows(y, b, rows, out);
+  gemm_bf16(Trans::No, Trans::Yes, rows, out, in, x, in, W, in, 1.0f, y, out);
 }
 
-template <class T>
-void CudaBackend<T>::gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows,
-                                   int cols, GeluKind kind, const DropoutSpec& drop) {
-  if constexpr (std::is_same_v<T, float>)
-    launch_gelu_bwd_bf16(enter(), ctx_.workspace(), db, dh_b, dout, h, rows, cols, kind, drop);
-  else
-    Backend<T>::gelu_bwd_bf16(db, dh_b, dout, h, rows, cols, kind, drop);
+void CudaBf16::layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x,
+                                  const float* g, const float* b, int rows, int cols, float eps) {
+  launch_layernorm_fwd_bf16(be_.enter(), y, mean, rstd, x, g, b, rows, cols, eps);
+}
+
+void CudaBf16::gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,
+                             const DropoutSpec& drop) {
+  launch_gelu_fwd_bf16(be_.enter(), out, h, n, kind, drop);
+}
+
+void CudaBf16::col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                                  const DropoutSpec& drop) {
+  launch_col_sum_round_bf16(be_.enter(), be_.ctx_.workspace(), out, Xb, X, rows, cols, drop);
+}
+
+void CudaBf16::gelu_bwd_bf16(float* db, uint16_t* dh_b, const float* dout, const float* h,
+                             int rows, int cols, GeluKind kind, const DropoutSpec& drop) {
+  launch_gelu_bwd_bf16(be_.enter(), be_.ctx_.workspace(), db, dh_b, dout, h, rows, cols, kind,
+                       drop);
 }
 
 template <class T>
@@ -203,6 +197,45 @@ void CudaBackend<T>::attention_bwd(T* dqkv, const T* dout, const T* qkv, const T
 }
 
 // ---- head -------------------------------------------------------------------------------
+
+template <class T>
+void CudaBackend<T>::attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                                        const AttnShape& s) {
+  launch_attention_bias_fwd(enter(), out, probs, qkv, bias, nb, s);
+}
+
+template <class T>
+void CudaBackend<T>::attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv,
+                                        const T* probs, const AttnShape& s) {
+  launch_attention_bias_bwd(enter(), dqkv, dscores, dout, qkv, probs, s);
+}
+
+template <class T>
+void CudaBackend<T>::gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) {
+  launch_gather_rows(enter(), Y, X, idx, rows, cols);
+}
+
+template <class T>
+void CudaBackend<T>::drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B,
+                                   size_t per_sample, const DropoutSpec& drop) {
+  launch_drop_path_fwd(enter(), x_out, x_in, branch, B, per_sample, drop);
+}
+
+template <class T>
+void CudaBackend<T>::drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                                   const DropoutSpec& drop) {
+  launch_drop_path_bwd(enter(), dbranch, dx, B, per_sample, drop);
+}
+
+template <class T>
+void CudaBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
+  launch_mean_tokens_fwd(enter(), out, x, B, L, D);
+}
+
+template <class T>
+void CudaBackend<T>::mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) {
+  launch_mean_tokens_bwd(enter(), dx, dout, B, L, D);
+}
 
 template <class T>
 void CudaBackend<T>::gather_cls(T* out, const T* x, int B, int Tn, int D) {

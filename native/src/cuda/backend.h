@@ -11,6 +11,7 @@
 // agrees with the CPU backend to float rounding (native/tests: each op's tolerance), not bit
 // for bit.
 #pragma once
+#include <memory>
 #include <string>
 
 #include "../core/backend.h"
@@ -26,6 +27,14 @@ class CudaBackend final : public Backend<T> {
 
   std::string name() const override { return "cuda"; }
   std::string describe() const override { return ctx_.summary(); }
+  BackendCaps caps() const override {
+    BackendCaps c;
+    c.async = true;
+    c.accelerator = true;
+    return c;
+  }
+  // float32 with cublasGemmEx: the bf16 ops (CudaBf16 below); otherwise none.
+  Bf16Ops* bf16() override;
 
   void synchronize() override { ctx_.synchronize(); }
   void mark(int slot) override { ctx_.mark(slot); }
@@ -41,19 +50,6 @@ class CudaBackend final : public Backend<T> {
 
   void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
             int ldb, T beta, T* C, int ldc) override;
-  // bf16 mixed precision (float only; needs cublasGemmEx). linear_fwd(_bf16) use the defaults.
-  bool has_bf16() const override;
-  void round_bf16(uint16_t* dst, const T* src, size_t n) override;
-  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
-                 const uint16_t* B, int ldb, T beta, T* C, int ldc) override;
-  void layernorm_fwd_bf16(uint16_t* y, T* mean, T* rstd, const T* x, const T* g, const T* b,
-                          int rows, int cols, T eps) override;
-  void gelu_fwd_bf16(uint16_t* out, const T* h, size_t n, GeluKind kind,
-                     const DropoutSpec& drop) override;
-  void col_sum_round_bf16(T* out, uint16_t* Xb, const T* X, int rows, int cols,
-                          const DropoutSpec& drop) override;
-  void gelu_bwd_bf16(T* db, uint16_t* dh_b, const T* dout, const T* h, int rows, int cols,
-                     GeluKind kind, const DropoutSpec& drop) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
   void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
 
@@ -79,6 +75,18 @@ class CudaBackend final : public Backend<T> {
   void attention_bwd(T* dqkv, const T* dout, const T* qkv, const T* probs, const AttnShape& s,
                      const DropoutSpec& drop) override;
 
+  void attention_bias_fwd(T* out, T* probs, const T* qkv, const T* bias, int nb,
+                          const AttnShape& s) override;
+  void attention_bias_bwd(T* dqkv, T* dscores, const T* dout, const T* qkv, const T* probs,
+                          const AttnShape& s) override;
+  void gather_rows(T* Y, const T* X, const int32_t* idx, int rows, int cols) override;
+  void drop_path_fwd(T* x_out, const T* x_in, const T* branch, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
+  void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
+                     const DropoutSpec& drop) override;
+  void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) override;
+  void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) override;
+
   void gather_cls(T* out, const T* x, int B, int Tn, int D) override;
   void scatter_cls(T* dx, const T* dcls, int B, int Tn, int D) override;
   void softmax_xent(T* dlogits, T* row_loss, uint8_t* row_correct, const T* logits,
@@ -93,6 +101,7 @@ class CudaBackend final : public Backend<T> {
                     bool decay, const double* g_sq) override;
 
  private:
+  friend class CudaBf16;
   static_assert(Context::kMarks == Backend<T>::kTimingMarks, "one CUDA event per timing mark");
 
   // Binds the device on the calling thread and returns the stream to launch on.
@@ -102,6 +111,29 @@ class CudaBackend final : public Backend<T> {
   }
 
   Context ctx_;
+  std::unique_ptr<Bf16Ops> bf16_;  // created on first use
+};
+
+// The bf16 ops of the float32 CUDA backend, on its stream and workspace.
+class CudaBf16 final : public Bf16Ops {
+ public:
+  explicit CudaBf16(CudaBackend<float>& be) : be_(be) {}
+  void round_bf16(uint16_t* dst, const float* src, size_t n) override;
+  void gemm_bf16(Trans ta, Trans tb, int M, int N, int K, const uint16_t* A, int lda,
+                 const uint16_t* B, int ldb, float beta, float* C, int ldc) override;
+  void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b, int rows,
+                       int out, int in) override;
+  void layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x, const float* g,
+                          const float* b, int rows, int cols, float eps) override;
+  void gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,
+                     const DropoutSpec& drop) override;
+  void col_sum_round_bf16(float* out, uint16_t* Xb, const float* X, int rows, int cols,
+                          const DropoutSpec& drop) override;
+  void gelu_bwd_bf16(float* db, uint16_t* dh_b, const float* dout, const float* h, int rows,
+                     int cols, GeluKind kind, const DropoutSpec& drop) override;
+
+ private:
+  CudaBackend<float>& be_;
 };
 
 }  // namespace grwarm::cuda

@@ -53,7 +53,7 @@ bool try_load(const std::string& name, CublasApi* api, std::string* why) {
   resolve(lib, "cublasSgemmStridedBatched", api->sgemm_strided_batched, &missing);
   resolve(lib, "cublasDgemm_v2", api->dgemm, &missing);
   resolve(lib, "cublasDgemmStridedBatched", api->dgemm_strided_batched, &missing);
-  // Optional: without it the backend has no bf16 (has_bf16() is false, bfloat16 is refused).
+  // Optional: without it the backend has no bf16 (bf16() is null, bfloat16 is refused).
   api->gemm_ex = reinterpret_cast<blas::GemmExFn>(dlsym(lib, "cublasGemmEx"));
   if (!missing.empty()) {
     *why = "no symbol " + missing;

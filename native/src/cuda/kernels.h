@@ -42,6 +42,26 @@ void launch_gather_cls(cudaStream_t s, T* out, const T* x, int B, int Tn, int D)
 template <class T>
 void launch_scatter_cls(cudaStream_t s, T* dx, const T* dcls, int B, int Tn, int D);
 
+// ---- kernels_window.cu ------------------------------------------------------------------
+template <class T>
+void launch_attention_bias_fwd(cudaStream_t s, T* out, T* probs, const T* qkv, const T* bias,
+                               int nb, const AttnShape& sh);
+template <class T>
+void launch_attention_bias_bwd(cudaStream_t s, T* dqkv, T* dscores, const T* dout, const T* qkv,
+                               const T* probs, const AttnShape& sh);
+template <class T>
+void launch_gather_rows(cudaStream_t s, T* Y, const T* X, const int32_t* idx, int rows, int cols);
+template <class T>
+void launch_drop_path_fwd(cudaStream_t s, T* x_out, const T* x_in, const T* branch, int B,
+                          size_t per_sample, const DropoutSpec& drop);
+template <class T>
+void launch_drop_path_bwd(cudaStream_t s, T* dbranch, const T* dx, int B, size_t per_sample,
+                          const DropoutSpec& drop);
+template <class T>
+void launch_mean_tokens_fwd(cudaStream_t s, T* out, const T* x, int B, int L, int D);
+template <class T>
+void launch_mean_tokens_bwd(cudaStream_t s, T* dx, const T* dout, int B, int L, int D);
+
 // ---- kernels_reduce.cu ------------------------------------------------------------------
 template <class T>
 void launch_col_sum(cudaStream_t s, Workspace& ws, T* out, const T* X, int rows, int cols,

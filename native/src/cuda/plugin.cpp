@@ -166,7 +166,7 @@ Backend<double>* create_f64(char* error, size_t error_size) {
 }
 
 const GrwarmBackendPlugin kPlugin = {
-    GRWARM_PLUGIN_ABI, "cuda", &probe, &describe, &create_f32, &create_f64, &bf16,
+    GRWARM_PLUGIN_ABI, "cuda", &probe, &describe, &create_f32, &create_f64, &bf16, 1,
 };
 
 }  // namespace

@@ -102,6 +102,7 @@ class PluginProvider final : public BackendProvider {
     status_.available = true;
     status_.float64 = api->create_f64 != nullptr;
     status_.bf16 = api->bf16 != nullptr && api->bf16() != 0;
+    status_.accelerator = api->accelerator != 0;
     status_.detail = api->describe ? api->describe() : name_;
   }
 

@@ -1,16 +1,16 @@
-// Training-step members of Vit<T>: the optimizer over flat buffers and the fused GR step
-// (docs/method.md, sections 1-2). Kept apart from vit.cpp, which is the forward/backward pass only.
+// Training-step members of FlatModel<T>: the optimizer over flat buffers and the fused GR step
+// (docs/method.md, sections 1-2). Kept apart from flat_model.cpp (buffers and passes).
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
 #include <utility>
 
-#include "vit.h"
+#include "flat_model.h"
 
 namespace grwarm {
 
 template <class T>
-void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
+void FlatModel<T>::configure_optimizer(const OptimConfig& cfg) {
   const size_t n = layout_.total;
   std::vector<std::string> names;
   switch (cfg.kind) {
@@ -34,28 +34,22 @@ void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
   };
   // Allocate everything new before freeing anything old: when memory runs out the previous
   // optimizer (if any) is left exactly as it was.
-  T* fresh[3] = {nullptr, nullptr, nullptr};
-  T* g1 = g1_;
-  T* saved = saved_;
+  DeviceBuffer<T> fresh[3];
+  DeviceBuffer<T> g1, saved;
   try {
     for (int i = 0; i < 3; ++i)
-      if (want[i]) fresh[i] = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
-    if (!g1) g1 = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
-    if (!saved) saved = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+      if (want[i]) fresh[i] = DeviceBuffer<T>(be_.get(), n);
+    if (!g1_) g1 = DeviceBuffer<T>(be_.get(), n);
+    if (!saved_) saved = DeviceBuffer<T>(be_.get(), n);
   } catch (const std::bad_alloc&) {
-    for (T* p : fresh)
-      if (p) be_->free_bytes(p);
-    if (g1 && g1 != g1_) be_->free_bytes(g1);
-    if (saved && saved != saved_) be_->free_bytes(saved);
     throw std::runtime_error("out of memory: the optimizer state needs " +
                              std::to_string((3 + names.size()) * n * sizeof(T) >> 20) +
                              " MiB on " + be_->name() + "; the model and its previous optimizer are unchanged");
   }
-  g1_ = g1;
-  saved_ = saved;
+  if (g1) g1_ = std::move(g1);
+  if (saved) saved_ = std::move(saved);
   for (int i = 0; i < 3; ++i) {
-    if (slots_[i]) be_->free_bytes(slots_[i]);
-    slots_[i] = fresh[i];
+    slots_[i] = std::move(fresh[i]);
     if (slots_[i]) be_->fill(slots_[i], T(0), n);
   }
   slot_names_ = names;
@@ -75,7 +69,7 @@ void Vit<T>::configure_optimizer(const OptimConfig& cfg) {
 }
 
 template <class T>
-T* Vit<T>::optimizer_slot(size_t i) {
+T* FlatModel<T>::optimizer_slot(size_t i) {
   // slot_names_ lists the allocated slots in slots_ order
   size_t k = 0;
   for (T* s : slots_)
@@ -89,7 +83,7 @@ T* Vit<T>::optimizer_slot(size_t i) {
 // Issues ||g||^2 and the update of every decay run; the kernels read the norm from backend
 // memory (clip factor, and no update at all when it is not finite), so nothing waits here.
 template <class T>
-OptimStep Vit<T>::issue_optimizer(double lr) {
+OptimStep FlatModel<T>::issue_optimizer(double lr) {
   if (!optim_ready_) throw std::logic_error("optimizer not configured: call configureOptimizer first");
   OptimStep o;
   o.kind = optim_.kind;
@@ -116,7 +110,7 @@ OptimStep Vit<T>::issue_optimizer(double lr) {
 
 // Host bookkeeping once ||g||^2 is known: the same decisions the kernels made.
 template <class T>
-ApplyResult Vit<T>::finish_optimizer(double g_sq, const OptimStep& o) {
+ApplyResult FlatModel<T>::finish_optimizer(double g_sq, const OptimStep& o) {
   ApplyResult r;
   r.g_norm = std::sqrt(g_sq);
   r.applied = update_allowed(g_sq);
@@ -130,7 +124,7 @@ ApplyResult Vit<T>::finish_optimizer(double g_sq, const OptimStep& o) {
 }
 
 template <class T>
-ApplyResult Vit<T>::apply_optimizer(double lr) {
+ApplyResult FlatModel<T>::apply_optimizer(double lr) {
   const OptimStep o = issue_optimizer(lr);
   download_scalars();
   return finish_optimizer(host_scalars_[kGSq], o);
@@ -139,7 +133,7 @@ ApplyResult Vit<T>::apply_optimizer(double lr) {
 // The fused step. Every phase is issued without waiting; the backend's timing marks bracket
 // the phases, and the per-step scalars (losses, norms) are read back once at the end.
 template <class T>
-StepResult Vit<T>::step(const float* images, const int32_t* labels, int B, const StepOptions& s) {
+StepResult FlatModel<T>::step(const float* images, const int32_t* labels, int B, const StepOptions& s) {
   if (!optim_ready_) throw std::logic_error("optimizer not configured: call configureOptimizer first");
   if (s.shards < 1 || s.shards > B)
     throw std::invalid_argument("shards: expected 1 to the batch size " + std::to_string(B) +
@@ -150,7 +144,6 @@ StepResult Vit<T>::step(const float* images, const int32_t* labels, int B, const
   // Data parallel, or one perturbation per shard: the step below (same math, more phases).
   if (comm_ || (s.shards > 1 && s.lambda > 0 && s.r > 0)) return step_parallel(images, labels, B, s);
   ensure_capacity(B);
-  const size_t n = layout_.total;
   StepResult out;
   out.second_pass = s.lambda > 0 && s.r > 0;
   be_->mark(0);
@@ -162,19 +155,7 @@ StepResult Vit<T>::step(const float* images, const int32_t* labels, int B, const
     o = issue_optimizer(s.lr);
     be_->mark(5);
   } else {
-    // 1. g1 = grad L(theta), into its own buffer.
-    pass(g1_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
-    be_->mark(1);
-    // 2. one global norm over every parameter; save theta; theta += r g1 / (||g1|| + 1e-12).
-    be_->sum_squares(scalars_ + kG1Sq, g1_, n);
-    be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
-    be_->mark(2);
-    // 3. g2 = grad L(theta + e) on the same batch with the same dropout masks (same seed).
-    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss2);
-    be_->mark(3);
-    // 4. g = (1 - alpha) g1 + alpha g2; restore theta by copying it back (bit-exact).
-    be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
-    be_->copy(params_, saved_, n);
+    gr_sequence(images, labels, B, s, nullptr, out, true);
     be_->mark(4);
     // 5. clip the combined gradient and update.
     o = issue_optimizer(s.lr);
@@ -200,12 +181,34 @@ StepResult Vit<T>::step(const float* images, const int32_t* labels, int B, const
   return out;
 }
 
+template <class T>
+void FlatModel<T>::gr_sequence(const float* images, const int32_t* labels, int B,
+                               const StepOptions& s, const GlobalBatch* gb, StepResult& out,
+                               bool marks) {
+  const size_t n = layout_.total;
+  // 1. g1 = grad L(theta), into its own buffer.
+  pass(g1_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
+  if (gb) reduce_grads(g1_, *gb, out);
+  if (marks) be_->mark(1);
+  // 2. one global norm over every parameter; save theta; theta += r g1 / (||g1|| + 1e-12).
+  be_->sum_squares(scalars_ + kG1Sq, g1_, n);
+  be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
+  if (marks) be_->mark(2);
+  // 3. g2 = grad L(theta + e) on the same batch with the same dropout masks (same seed).
+  pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss2);
+  if (gb) reduce_grads(grads_, *gb, out);
+  if (marks) be_->mark(3);
+  // 4. g = (1 - alpha) g1 + alpha g2; restore theta by copying it back (bit-exact).
+  be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
+  be_->copy(params_, saved_, n);
+}
+
 // ---- data parallelism and perturbation shards ---------------------------------------------
 
 // One tiny all-reduce of every rank's batch size: the global batch, this rank's offset in it
 // (ranks hold consecutive samples in rank order) and its weight in the mean gradient.
 template <class T>
-typename Vit<T>::GlobalBatch Vit<T>::global_batch(int B) {
+typename FlatModel<T>::GlobalBatch FlatModel<T>::global_batch(int B) {
   GlobalBatch gb;
   gb.total = B;
   if (!comm_) return gb;
@@ -225,10 +228,10 @@ typename Vit<T>::GlobalBatch Vit<T>::global_batch(int B) {
 }
 
 template <class T>
-void Vit<T>::reduce_grads(T* g, const GlobalBatch& gb, StepResult& out) {
+void FlatModel<T>::reduce_grads(T* g, const GlobalBatch& gb, StepResult& out) {
   const size_t n = layout_.total;
   const auto t0 = std::chrono::steady_clock::now();
-  if (comm_->device_buffers() || be_->name() == "cpu") {
+  if (comm_->device_buffers() || be_->caps().host_memory) {
     be_->synchronize();  // the buffer is complete before another engine reads it
     comm_->allreduce_sum(g, n, gb.weight);
   } else {
@@ -244,12 +247,12 @@ void Vit<T>::reduce_grads(T* g, const GlobalBatch& gb, StepResult& out) {
 }
 
 template <class T>
-void Vit<T>::sharded_gr(const float* images, const int32_t* labels, int B, const StepOptions& s,
+void FlatModel<T>::sharded_gr(const float* images, const int32_t* labels, int B, const StepOptions& s,
                         uint64_t offset, double sums[5]) {
   const size_t n = layout_.total;
   if (!acc_) {
     try {
-      acc_ = static_cast<T*>(be_->alloc_bytes(n * sizeof(T)));
+      acc_ = DeviceBuffer<T>(be_.get(), n);
     } catch (const std::bad_alloc&) {
       throw std::runtime_error("out of memory: perturbation shards need one more gradient buffer (" +
                                std::to_string(n * sizeof(T) >> 20) + " MiB) on " + be_->name());
@@ -264,12 +267,8 @@ void Vit<T>::sharded_gr(const float* images, const int32_t* labels, int B, const
       const float* im = images + size_t(start) * numel;
       const int32_t* lb = labels + start;
       sample_offset_ = offset + uint64_t(start);  // the same masks as the whole batch's
-      pass(g1_, im, lb, b, s.seed, s.train, s.smoothing, kLoss1);
-      be_->sum_squares(scalars_ + kG1Sq, g1_, n);
-      be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
-      pass(grads_, im, lb, b, s.seed, s.train, s.smoothing, kLoss2);
-      be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
-      be_->copy(params_, saved_, n);
+      StepResult unused;
+      gr_sequence(im, lb, b, s, nullptr, unused, false);
       // Running mean of the shards' combined gradients, weighted by shard size:
       // acc = (1 - b/S) acc + (b/S) g with S the samples so far (gr_combine's formula).
       if (k > 0) be_->gr_combine(grads_, acc_, double(b) / double(start + b), n);
@@ -284,11 +283,9 @@ void Vit<T>::sharded_gr(const float* images, const int32_t* labels, int B, const
     }
   } catch (...) {
     sample_offset_ = 0;
-    gout_ = grads_;
     throw;
   }
   std::swap(grads_, acc_);  // the mean is the gradient
-  gout_ = grads_;
   sample_offset_ = 0;
 }
 
@@ -297,10 +294,9 @@ void Vit<T>::sharded_gr(const float* images, const int32_t* labels, int B, const
 // process GR step on the global batch. Local mode: each shard perturbs with its own g1 and
 // norm, the combined gradients are averaged (weighted by shard size) and then all-reduced.
 template <class T>
-StepResult Vit<T>::step_parallel(const float* images, const int32_t* labels, int B,
+StepResult FlatModel<T>::step_parallel(const float* images, const int32_t* labels, int B,
                                  const StepOptions& s) {
   ensure_capacity(B);
-  const size_t n = layout_.total;
   StepResult out;
   out.second_pass = s.lambda > 0 && s.r > 0;
   const GlobalBatch gb = global_batch(B);
@@ -325,17 +321,8 @@ StepResult Vit<T>::step_parallel(const float* images, const int32_t* labels, int
     be_->mark(3);
     if (comm_) reduce_grads(grads_, gb, out);
   } else {
-    pass(g1_, images, labels, B, s.seed, s.train, s.smoothing, kLoss1);
-    if (comm_ && !s.local_perturbation) reduce_grads(g1_, gb, out);  // global g1
-    be_->mark(1);
-    be_->sum_squares(scalars_ + kG1Sq, g1_, n);
-    be_->gr_perturb(params_, saved_, g1_, s.r, scalars_ + kG1Sq, n);
-    be_->mark(2);
-    pass(grads_, images, labels, B, s.seed, s.train, s.smoothing, kLoss2);
-    if (comm_ && !s.local_perturbation) reduce_grads(grads_, gb, out);  // global g2
-    be_->mark(3);
-    be_->gr_combine(grads_, g1_, s.lambda / s.r, n);
-    be_->copy(params_, saved_, n);
+    // Global mode: g1 and g2 are the global batch's (all-reduced), so every rank perturbs alike.
+    gr_sequence(images, labels, B, s, comm_ && !s.local_perturbation ? &gb : nullptr, out, true);
     if (comm_ && s.local_perturbation) reduce_grads(grads_, gb, out);  // local: combined g
   }
   be_->mark(4);
@@ -378,10 +365,10 @@ StepResult Vit<T>::step_parallel(const float* images, const int32_t* labels, int
 }
 
 #define GW_INSTANTIATE(T)                                                                   \
-  template void Vit<T>::configure_optimizer(const OptimConfig&);                            \
-  template T* Vit<T>::optimizer_slot(size_t);                                               \
-  template ApplyResult Vit<T>::apply_optimizer(double);                                     \
-  template StepResult Vit<T>::step(const float*, const int32_t*, int, const StepOptions&);
+  template void FlatModel<T>::configure_optimizer(const OptimConfig&);                            \
+  template T* FlatModel<T>::optimizer_slot(size_t);                                               \
+  template ApplyResult FlatModel<T>::apply_optimizer(double);                                     \
+  template StepResult FlatModel<T>::step(const float*, const int32_t*, int, const StepOptions&);
 GW_INSTANTIATE(float)
 GW_INSTANTIATE(double)
 #undef GW_INSTANTIATE
