@@ -212,6 +212,8 @@ export interface NativeAddon {
   /** Joins the MPI job this process was launched in; fails clearly without MPI support. */
   NativeCommunicator: new (timeoutSec: number) => NativeCommunicatorHandle;
   backendInfo(): BackendInfo;
+  /** The parameter count of a model config, from its family's layout (nothing allocated). */
+  paramCount(config: NativeVitConfig): number;
   setThreads(n: number): number;
   /** How many distinct CPU threads ran kernel work since the last call (then resets). */
   threadCensus(): number;

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { backendInfo, resolveDevice, type Device } from '../backend.js';
 import { DEVICES } from '../config/schema.js';
+import { presetSizes } from '../model/preset-sizes.js';
 import { EXIT, exitHelp, packageVersion, type CliIO } from './common.js';
 
 export function infoCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -20,6 +21,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
         ...b,
+        presets: presetSizes(),
       };
       if (flags.device) {
         try {
@@ -50,6 +52,12 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
           `threads:  ${b.threads} (hardware threads: ${b.hardwareThreads})`,
           `simd:     ${b.simd}`,
           `families: ${b.families.join(', ')} (model families of the native core)`,
+          'presets:  (--model; parameters at the preset\'s own image size and classes)',
+          ...info.presets.map(
+            (p) =>
+              `  ${p.preset.padEnd(13)} ${p.family.padEnd(5)} ${p.params.toLocaleString('en-US').padStart(11)} params, ` +
+              `${p.imageSize} px, patch ${p.patchSize}, ${p.numClasses} classes`,
+          ),
           `cuda:     ${b.cuda ? 'available' : `not available: ${b.cudaReason}`}`,
         ];
         io.stdout.write(lines.join('\n') + '\n');

@@ -153,6 +153,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::define(env));
   exports.Set("NativeCommunicator", CommWrap::define(env));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
+  exports.Set("paramCount", Napi::Function::New(env, param_count));
   exports.Set("setThreads", Napi::Function::New(env, set_threads));
   exports.Set("setGemm", Napi::Function::New(env, set_gemm));
   exports.Set("gemmClockMs", Napi::Function::New(env, gemm_clock_ms));

@@ -12,6 +12,9 @@
 
 namespace grwarm::binding {
 
+// paramCount(config): the parameter count of a model config, without allocating the model.
+Napi::Value param_count(const Napi::CallbackInfo& info);
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env);
