@@ -106,7 +106,15 @@ async function benchConfig(c: Config, reps: number, torch: Torch | null): Promis
     return { ms, gemmMs: gemmClockMs() - g0, timings: res.timings };
   };
   let torchInfo: Record<string, unknown> | null = null;
-  if (torch) torchInfo = await torch.request({ cmd: 'setup', model: c.model, batch: c.batch, precision: c.precision });
+  let torchError: string | null = null;
+  if (torch) {
+    try {
+      torchInfo = await torch.request({ cmd: 'setup', model: c.model, batch: c.batch, precision: c.precision });
+    } catch (e) {
+      torchError = (e as Error).message; // e.g. torch 1.13's CPU autocast on torchvision's Swin
+      note(`${c.model} ${c.precision}: PyTorch failed (${torchError}); ours only`);
+    }
+  }
   await ours(false); // untimed: buffers and GEMM primitives
   await ours(true);
   const base: Awaited<ReturnType<typeof ours>>[] = [];
@@ -115,7 +123,7 @@ async function benchConfig(c: Config, reps: number, torch: Torch | null): Promis
   const c0 = cpuSnapshot();
   for (let rep = 0; rep < reps; rep++) {
     const torchStep = async () => {
-      if (torch) pt.push(Number((await torch.request({ cmd: 'step' })).ms));
+      if (torch && torchInfo) pt.push(Number((await torch.request({ cmd: 'step' })).ms));
     };
     if (rep % 2 === 1) await torchStep();
     base.push(await ours(false));
@@ -139,6 +147,7 @@ async function benchConfig(c: Config, reps: number, torch: Torch | null): Promis
     basePhasesMs: phases,
     torch: torchMs,
     torchInfo,
+    torchError,
     ratio: torchMs ? torchMs.median / baseMs.median : null,
     // the fastest step of each: less sensitive to other processes' load bursts on a shared machine
     ratioOfMins: torchMs ? torchMs.min / baseMs.min : null,

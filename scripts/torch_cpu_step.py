@@ -48,37 +48,47 @@ def main():
         req = json.loads(line)
         if req["cmd"] == "quit":
             break
-        if req["cmd"] == "setup":
+        try:
+            out = handle(req, state)
+        except Exception as e:  # e.g. an op without a bf16 autocast kernel: reported, not fatal
             state.clear()
-            torch.manual_seed(0)
-            m = build(req["model"]).train()
-            params = list(m.parameters())
-            opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
-            x = torch.rand(req["batch"], 3, 32, 32) * 2 - 1
-            y = torch.randint(0, 10, (req["batch"],))
-            bf16 = req["precision"] == "bfloat16"
-
-            def step(m=m, params=params, opt=opt, x=x, y=y, bf16=bf16):
-                opt.zero_grad(set_to_none=True)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    logits = m(x)
-                F.cross_entropy(logits.float(), y).backward()
-                torch.nn.utils.clip_grad_norm_(params, 2.0)
-                opt.step()
-
-            step()
-            state["step"] = step
-            out = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                   "params": sum(p.numel() for p in params)}
-        elif req["cmd"] == "step":
-            t0 = time.perf_counter()
-            state["step"]()
-            out = {"ms": (time.perf_counter() - t0) * 1e3}
-        else:
-            out = {"error": f"unknown command {req['cmd']}"}
+            out = {"error": f"{type(e).__name__}: {e}".splitlines()[0]}
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
     return 0
+
+
+def handle(req, state):
+    """One request -> its reply (a dict)."""
+    if req["cmd"] == "setup":
+        state.clear()
+        torch.manual_seed(0)
+        m = build(req["model"]).train()
+        params = list(m.parameters())
+        opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+        x = torch.rand(req["batch"], 3, 32, 32) * 2 - 1
+        y = torch.randint(0, 10, (req["batch"],))
+        bf16 = req["precision"] == "bfloat16"
+
+        def step(m=m, params=params, opt=opt, x=x, y=y, bf16=bf16):
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = m(x)
+            F.cross_entropy(logits.float(), y).backward()
+            torch.nn.utils.clip_grad_norm_(params, 2.0)
+            opt.step()
+
+        step()
+        state["step"] = step
+        out = {"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "params": sum(p.numel() for p in params)}
+    elif req["cmd"] == "step":
+        t0 = time.perf_counter()
+        state["step"]()
+        out = {"ms": (time.perf_counter() - t0) * 1e3}
+    else:
+        out = {"error": f"unknown command {req['cmd']}"}
+    return out
 
 
 if __name__ == "__main__":
