@@ -220,6 +220,8 @@ export interface NativeAddon {
   setGemm(kind: 'onednn' | 'openblas' | 'blas' | 'builtin'): void;
   /** Milliseconds spent inside GEMM calls since the addon loaded (all models). */
   gemmClockMs(): number;
+  setGemmEpilogues(on: boolean): boolean;
+  gemmEpilogueCalls(): number;
   sgemmBench(n: number, iters: number): number;
 }
 

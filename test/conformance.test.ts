@@ -34,6 +34,7 @@ const BACKEND_OPS = [
   'layernorm_fwd_bf16', 'gelu_fwd_bf16', 'col_sum_round_bf16', 'gelu_bwd_bf16',
   'gather_rows', 'mean_tokens_fwd', 'mean_tokens_bwd', 'attention_bias_fwd', 'attention_bias_bwd',
   'drop_path_fwd', 'drop_path_bwd',
+  'linear_residual_fwd', 'linear_residual_fwd_bf16',
 ];
 
 interface Case {

@@ -25,7 +25,8 @@ const std::vector<std::string>& backend_op_names() {
       "scatter_cls", "softmax_xent",  "loss_stats",    "sum_squares",  "gr_perturb",   "gr_combine",
       "optim_update", "linear_fwd", "linear_fwd_bf16", "bf16", "round_bf16",
       "gemm_bf16",   "layernorm_fwd_bf16", "gelu_fwd_bf16", "col_sum_round_bf16", "gelu_bwd_bf16",
-      "gather_rows", "mean_tokens_fwd", "mean_tokens_bwd", "attention_bias_fwd", "attention_bias_bwd", "drop_path_fwd", "drop_path_bwd"};
+      "gather_rows", "mean_tokens_fwd", "mean_tokens_bwd", "attention_bias_fwd", "attention_bias_bwd", "drop_path_fwd", "drop_path_bwd",
+      "linear_residual_fwd", "linear_residual_fwd_bf16"};
   return names;
 }
 
