@@ -15,13 +15,19 @@ export function computeFindings(agg: Aggregate, cs: readonly Comparison[]): stri
       const gap = b.finalError.mean - b.finalTrainError.mean;
       const haveLoss = Number.isFinite(b.finalTestLoss.mean) && Number.isFinite(b.minTestLoss.mean);
       const rise = b.finalTestLoss.mean - b.minTestLoss.mean;
+      // A rise counts when it shows at the 3 decimals printed ("rises from 1.910 to 1.910" said nothing).
+      const rises = rise > 0 && rise.toFixed(3) !== '0.000';
       const head =
         `${c.label}, LR warmup ${b.warmupEpochs === 0 ? 'none' : `${b.warmupEpochs} ep`}: the base run (no GR) ends at ` +
         `${pct(b.finalTrainError.mean)}% training error vs ${pct(b.finalError.mean)}% test error (gap ${pct(gap)} points)`;
       if (haveLoss) {
         out.push(
-          `${head}, and its test loss rises from ${b.minTestLoss.mean.toFixed(3)} at its best epoch to ${b.finalTestLoss.mean.toFixed(3)}: ` +
-            `${gap > 0.05 && rise > 0 ? 'it overfits (precondition holds)' : 'it does not clearly overfit (precondition not shown)'}.`,
+          `${head}, and ${
+            rises
+              ? `its test loss rises from ${b.minTestLoss.mean.toFixed(3)} at its best epoch to ${b.finalTestLoss.mean.toFixed(3)}`
+              : `its test loss does not rise (${b.finalTestLoss.mean.toFixed(3)} at the end, its lowest)`
+          }: ` +
+            `${gap > 0.05 && rises ? 'it overfits (precondition holds)' : 'it does not clearly overfit (precondition not shown)'}.`,
         );
       } else {
         out.push(`${head}; the test-loss part of the check needs the per-epoch records, which these runs do not have.`);
