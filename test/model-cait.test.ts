@@ -38,6 +38,16 @@ describe('cait', () => {
     expect(set.param('blocks.1.gamma_1')[3]).toBe(0.5);
   });
 
+  it('a batch smaller than an earlier one gives the bits of a fresh model (buffers planned for the larger)', async () => {
+    const a = createModel(TINY_CAIT, { seed: 4 }), b = createModel(TINY_CAIT, { seed: 4 });
+    const big = randomBatch(TINY_CAIT, 6, 1), small = randomBatch(TINY_CAIT, 3, 2);
+    await a.forwardBackward(big.images, big.labels, { seed: 0, train: true });
+    const ra = await a.forwardBackward(small.images, small.labels, { seed: 0, train: true });
+    const rb = await b.forwardBackward(small.images, small.labels, { seed: 0, train: true });
+    expect(ra.loss).toBe(rb.loss);
+    expect(Buffer.from(a.grads.buffer).equals(Buffer.from(b.grads.buffer))).toBe(true);
+  });
+
   it('backward = central finite differences (float64), every tensor, with drop path', async () => {
     const model = createModel({ ...TINY_CAIT, dropPath: 0.5 }, { precision: 'float64', seed: 3 });
     randomizeParams(model, 11);

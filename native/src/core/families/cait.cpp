@@ -186,16 +186,18 @@ void CaitNet<T>::plan(Arena<T>& a, int B) {
   for (T** p : {&s.dk, &s.dv, &s.dun, &s.dun2, &s.du, &s.de}) a.plan(p, BT * D);
 }
 
-// The row permutation between [patches of every sample; class tokens of every sample] (where
-// the self-attention stage leaves its output and the class state is appended) and
-// timm's torch.cat((x_cls, x), dim=1) order [b: class, patches].
+// The row permutation from x_ext, [patches of every sample (rows b P + i); class tokens (rows
+// cap P + b)], where the self-attention stage leaves its output and the class state is
+// appended, to timm's torch.cat((x_cls, x), dim=1) order [b: class, patches]. The entries of
+// sample b depend on b and the planned capacity `cap` only, so the first B Tn entries serve
+// every batch B <= cap (and the inverse's patch rows the first B P, its class rows from cap P).
 template <class T>
 void CaitNet<T>::adopt() {
   std::swap(acts_, staged_);
-  const int B = acts_.B, P = cfg_.num_patches(), Tn = P + 1;
-  std::vector<int32_t> idx(size_t(B) * Tn), inv(size_t(B) * Tn);
-  for (int b = 0; b < B; ++b)
-    for (int t = 0; t < Tn; ++t) idx[size_t(b) * Tn + t] = t == 0 ? B * P + b : b * P + t - 1;
+  const int cap = acts_.B, P = cfg_.num_patches(), Tn = P + 1;
+  std::vector<int32_t> idx(size_t(cap) * Tn), inv(size_t(cap) * Tn);
+  for (int b = 0; b < cap; ++b)
+    for (int t = 0; t < Tn; ++t) idx[size_t(b) * Tn + t] = t == 0 ? cap * P + b : b * P + t - 1;
   for (size_t r = 0; r < idx.size(); ++r) inv[size_t(idx[r])] = int32_t(r);
   b_.be->upload(acts_.cat_idx, idx.data(), idx.size() * sizeof(int32_t));
   b_.be->upload(acts_.cat_inv, inv.data(), inv.size() * sizeof(int32_t));
@@ -242,7 +244,7 @@ void CaitNet<T>::forward(const float* images, int B, uint64_t seed, bool train, 
     CaActs& A = Z.ca[m];
     const CaOffsets& o = o_.ca[m];
     T* c_next = m + 1 < cfg_.class_depth ? Z.ca[m + 1].c_in : Z.c_out;
-    be->copy(Z.x_ext + size_t(BP) * D, A.c_in, size_t(B) * D);
+    be->copy(Z.x_ext + size_t(Z.B) * P * D, A.c_in, size_t(B) * D);
     be->gather_rows(A.u, Z.x_ext, Z.cat_idx, BT, D);
     be->layernorm_fwd(A.un, A.mean1, A.rstd1, A.u, prm(o.ln1_w), prm(o.ln1_b), BT, D, eps);
     be->gather_cls(A.qin, A.un, B, Tn, D);
@@ -303,7 +305,8 @@ void CaitNet<T>::backward(const T* dlogits, int B, uint64_t seed, bool train) {
     be->layernorm_bwd(Z.du, grd(o.ln1_w), grd(o.ln1_b), Z.dun, A.u, A.mean1, A.rstd1,
                       prm(o.ln1_w), BT, D, false);
     // back to [patches; classes]: the patch rows feed dx, the class rows the class state
-    be->gather_rows(Z.de, Z.du, Z.cat_inv, BT, D);
+    be->gather_rows(Z.de, Z.du, Z.cat_inv, BP, D);
+    be->gather_rows(Z.de + size_t(BP) * D, Z.du, Z.cat_inv + size_t(Z.B) * P, B, D);
     be->residual_fwd(Z.dx, Z.dx, Z.de, size_t(BP) * D, DropoutSpec{});
     be->residual_fwd(Z.dc, Z.dc, Z.de + size_t(BP) * D, size_t(B) * D, DropoutSpec{});
   }
