@@ -219,6 +219,8 @@ export interface NativeAddon {
   /** Milliseconds spent inside GEMM calls since the addon loaded (all models). */
   gemmClockMs(): number;
   sgemmBench(n: number, iters: number): number;
+  /** Parameters of the model a config builds (its layout alone; nothing allocated). */
+  paramCount(config: NativeVitConfig): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createModel, vitConfig } from '../src/index.js';
+import { presetParamCount } from '../src/model/presets.js';
 import { lcg, randomBatch, randomizeParams } from './support/batch.js';
+import { cli } from './support/cli.js';
 
 /** A tiny CaiT: 16 px, patch 4 (16 patch tokens), 2 self-attention + 2 class-attention blocks. */
 const TINY_CAIT = vitConfig('cait-micro', { imageSize: 16, patchSize: 4, width: 12, heads: 3, numClasses: 5, mlpRatio: 2 });
@@ -16,10 +18,19 @@ const TINY_CAIT = vitConfig('cait-micro', { imageSize: 16, patchSize: 4, width: 
 describe('cait', () => {
   it('parameter counts (1000 classes at 224 px; the PyTorch re-implementation gives the same)', () => {
     // scripts/cait-vs-torch.py counts: cait-xxs24 = 11,956,264 = timm's cait_xxs24_224.
-    expect(createModel(vitConfig('cait-xxs12'), { seed: 0 }).numParams).toBe(6_612_808);
-    expect(createModel(vitConfig('cait-xxs24'), { seed: 0 }).numParams).toBe(11_956_264);
-    expect(createModel(vitConfig('cait-xs12'), { seed: 0 }).numParams).toBe(14_563_864);
-    expect(createModel(vitConfig('cait-s12'), { seed: 0 }).numParams).toBe(25_611_688);
+    expect(presetParamCount('cait-xxs12')).toBe(6_612_808);
+    expect(presetParamCount('cait-xxs24')).toBe(11_956_264);
+    expect(presetParamCount('cait-xs12')).toBe(14_563_864);
+    expect(presetParamCount('cait-s12')).toBe(25_611_688);
+    // the layout-only count is the built model's
+    expect(createModel(vitConfig('cait-micro'), { seed: 0 }).numParams).toBe(presetParamCount('cait-micro'));
+  });
+
+  it('info lists the CaiT presets with their parameter counts', async () => {
+    const r = await cli(['info']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\n {2}cait-xxs24 +cait +224 px, patch 16, 1000 classes +11,956,264 parameters\n/);
+    expect(r.out).toMatch(/\n {2}cait-xxs12-cifar +cait +32 px, patch 4, 10 classes +6,258,154 parameters\n/);
   });
 
   it("timm names and order; LayerScale gammas at the paper's value for the depth", () => {

@@ -147,6 +147,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemmClockMs", Napi::Function::New(env, gemm_clock_ms));
   exports.Set("threadCensus", Napi::Function::New(env, thread_census));
   exports.Set("sgemmBench", Napi::Function::New(env, sgemm_bench));
+  exports.Set("paramCount", Napi::Function::New(env, param_count));
   return exports;
 }
 

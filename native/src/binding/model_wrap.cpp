@@ -123,6 +123,16 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                      });
 }
 
+// paramCount(config) -> the number of parameters of the model `config` builds (its layout
+// alone: nothing is allocated, so `info` can list the large presets).
+Napi::Value param_count(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    type_error(env, "config: expected an object, got " + describe(info[0]));
+  const ModelConfig cfg = config_from(info[0].As<Napi::Object>());
+  return Napi::Number::New(env, double(ParamLayout::build(cfg).total));
+}
+
 // new NativeModel(config, { precision: 'float32' | 'float64' | 'bfloat16', seed, device: 'auto' | 'cpu' | 'cuda' })
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
   Napi::Env env = info.Env();

@@ -56,4 +56,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
 };
 
+// paramCount(config): the parameter count of a config's model, from its layout alone.
+Napi::Value param_count(const Napi::CallbackInfo& info);
+
 }  // namespace grwarm::binding
