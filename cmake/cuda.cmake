@@ -73,13 +73,14 @@ if(_gw_build_cuda)
   endif()
 
   # No --use_fast_math: results stay IEEE (correctly rounded division and sqrt, denormals kept).
+  # -fmad=false for every kernel: no fused multiply-adds, so each formula rounds as written,
+  # like the CPU's flat passes and the conformance references (-ffp-contract=off) and like the
+  # CUDA emulation (cmake/cuda_emu.cmake), which therefore checks the rounding the GPU does.
+  # The GR and optimizer passes need it to give the CPU's bits. (The kernels are memory-bound,
+  # so the cost should be small; not yet measured on a GPU.)
   target_compile_options(grwarm_cuda PRIVATE
     $<$<COMPILE_LANGUAGE:CXX>:-O2 -Wall -Wextra -Wno-unused-parameter>
-    $<$<COMPILE_LANGUAGE:CUDA>:-O3 -Xcompiler=-Wall>)
-  # The GR and optimizer passes must round like the CPU's (compiled with -ffp-contract=off):
-  # no fused multiply-adds there.
-  set_source_files_properties("${_gw_cuda_dir}/flat_ops.cu"
-    PROPERTIES COMPILE_OPTIONS "-fmad=false")
+    $<$<COMPILE_LANGUAGE:CUDA>:-O3 -fmad=false -Xcompiler=-Wall>)
 
   # The CUDA runtime linked statically (no libcudart.so needed at run time); cuBLAS is not
   # linked at all (dlopen). --no-undefined keeps the plugin self-contained: any stray reference

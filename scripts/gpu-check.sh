@@ -11,8 +11,13 @@
 #
 # Usage:
 #   scripts/gpu-check.sh              on the GPU machine
-#   scripts/gpu-check.sh --cpu        dry run of the plumbing on the CPU backend with tiny sizes
-#                                     (same as GPU_CHECK_DRY=1)
+#   scripts/gpu-check.sh --cpu        dry run end to end on this machine: the CUDA plugin under
+#                                     CPU emulation (docs/cuda-emulation.md; needs Boost.Context)
+#                                     against the CPU backend, tiny sizes (same as GPU_CHECK_DRY=1)
+# Before anything else (GPU mode) it checks the NVIDIA driver (CUDA 13 needs 580 or newer) and
+# finds cuBLAS (GRWARM_CUBLAS, the pip wheels nvidia/cu13/lib/libcublas.so.13 and
+# nvidia/cublas/lib/libcublas.so.12, the toolkit's lib64, the loader's cache), and stops within
+# seconds with the reason when either is missing.
 # Environment: OUT (result in $OUT/gpu-check-result.json, else ./gpu-check-result.json),
 #   GPU_CHECK_BUDGET (seconds, default 470), GPU_CHECK_JOBS (build jobs; default all cores,
 #   2 in the dry run), GPU_CHECK_BUILD (build folder; default build-gpu, build/gpu-check-dry).
@@ -27,7 +32,7 @@ DRY=${GPU_CHECK_DRY:-0}
 for arg in "$@"; do
   case "$arg" in
     --cpu | --dry) DRY=1 ;;
-    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -90,11 +95,50 @@ skip_step() {
   log "$1: skipped, $2"
 }
 
-# ---- 1. the machine --------------------------------------------------------------------------
+# ---- 1. the machine ----------------------------------------------------------------------------
+# A preflight failure ends the run at once (every later step would fail the same way).
+stop() {
+  log "STOP: $*"
+  mkdir -p "$(dirname "$RESULT")"
+  python3 -c 'import json, sys; json.dump({"tool": "gpu-check", "ok": False, "stopped": sys.argv[1]}, open(sys.argv[2], "w"), indent=2)' \
+    "$*" "$RESULT" 2>/dev/null
+  echo "gpu-check: stopped: $*" >&2
+  exit 1
+}
+
+# cuBLAS: GRWARM_CUBLAS, then the pip wheels (CUDA 13: nvidia/cu13/lib; CUDA 12:
+# nvidia/cublas/lib), then a toolkit's lib64, then the loader's cache. Prints the first found.
+find_cublas() {
+  if [ -n "${GRWARM_CUBLAS:-}" ] && [ -f "$GRWARM_CUBLAS" ]; then echo "$GRWARM_CUBLAS"; return 0; fi
+  local dirs d f
+  dirs=$(python3 -c 'import nvidia, sys; print("\n".join(list(nvidia.__path__)))' 2>/dev/null)
+  for d in $dirs; do
+    for f in "$d/cu13/lib/libcublas.so.13" "$d/cublas/lib/libcublas.so.13" "$d/cublas/lib/libcublas.so.12"; do
+      if [ -f "$f" ]; then echo "$f"; return 0; fi
+    done
+  done
+  for f in /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda/targets/*/lib/libcublas.so.13 \
+    /usr/local/cuda/lib64/libcublas.so.12 /usr/local/cuda-*/lib64/libcublas.so.1[23]; do
+    if [ -f "$f" ]; then echo "$f"; return 0; fi
+  done
+  ldconfig -p 2>/dev/null | awk '/libcublas\.so\.1[23] /{print $NF; exit}'
+}
+
 ARCH=""
 if [ "$DRY" = 1 ]; then
-  skip_step nvidia-smi "dry run (CPU backend)"
+  skip_step nvidia-smi "dry run (CUDA plugin under CPU emulation)"
 else
+  # The driver first: the plugin carries the CUDA 13 runtime statically and needs a driver for
+  # CUDA 13 (Linux driver 580 or newer).
+  command -v nvidia-smi >/dev/null 2>&1 || stop "no nvidia-smi: no NVIDIA driver installed (CUDA 13 needs driver 580 or newer)"
+  DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '[:space:]')
+  [ -n "$DRIVER" ] || stop "nvidia-smi found no GPU or no working driver: $(nvidia-smi 2>&1 | head -n 2 | tr '\n' ' ')"
+  [ "${DRIVER%%.*}" -ge 580 ] 2>/dev/null || stop "NVIDIA driver $DRIVER is too old: CUDA 13 needs 580 or newer"
+  log "driver: $DRIVER"
+  CUBLAS=$(find_cublas)
+  [ -n "$CUBLAS" ] || stop "cuBLAS not found (looked at GRWARM_CUBLAS, the pip wheels nvidia/cu13/lib/libcublas.so.13 and nvidia/cublas/lib/libcublas.so.12, /usr/local/cuda*/lib64, ldconfig): pip install nvidia-cublas or set GRWARM_CUBLAS"
+  export GRWARM_CUBLAS="$CUBLAS"
+  log "cuBLAS: $CUBLAS"
   run_step nvidia-smi 20 nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total,clocks.max.sm \
     --format=csv,noheader
   # The toolkit's usual home when nvcc is not on PATH (CMake looks for nvcc on PATH).
@@ -104,29 +148,12 @@ else
   run_step nvcc 20 nvcc --version
   # sm_XY from the first GPU's compute capability "X.Y"
   ARCH=$(head -n 1 "$LOGS/nvidia-smi.out" 2>/dev/null | awk -F', ' '{print $2}' | tr -d '.[:space:]')
-  # cuBLAS: the Python wheel's copy, else the system's.
-  CUBLAS=""
-  wheel_dir=$(python3 -c 'import nvidia.cublas as m, os; print(list(m.__path__)[0] if getattr(m, "__path__", None) else os.path.dirname(m.__file__))' 2>/dev/null)
-  if [ -n "$wheel_dir" ] && [ -f "$wheel_dir/lib/libcublas.so.13" ]; then
-    CUBLAS="$wheel_dir/lib/libcublas.so.13"
-  else
-    CUBLAS=$(ldconfig -p 2>/dev/null | awk '/libcublas\.so\.13 /{print $NF; exit}')
-    for f in /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda/targets/*/lib/libcublas.so.13; do
-      if [ -z "$CUBLAS" ] && [ -f "$f" ]; then CUBLAS=$f; fi
-    done
-  fi
-  if [ -n "$CUBLAS" ]; then
-    export GRWARM_CUBLAS="$CUBLAS"
-    log "cuBLAS: $CUBLAS"
-  else
-    log "cuBLAS: not found (the CUDA backend will say so)"
-  fi
 fi
 
 # ---- 2. configure and build --------------------------------------------------------------------
 CMAKE_ARGS=(-S . -B "$BUILD" -G Ninja -DGRWARM_NODE_ADDON=OFF -DGRWARM_TESTS=ON -DCMAKE_BUILD_TYPE=Release)
 if [ "$DRY" = 1 ]; then
-  CMAKE_ARGS+=(-DGRWARM_CUDA=OFF -DGRWARM_NATIVE_ARCH=ON)
+  CMAKE_ARGS+=(-DGRWARM_CUDA=OFF -DGRWARM_CUDA_EMU=ON -DGRWARM_NATIVE_ARCH=ON)
 else
   CMAKE_ARGS+=(-DGRWARM_CUDA=ON -DGRWARM_NATIVE_ARCH=ON)
   if [ -n "$ARCH" ]; then CMAKE_ARGS+=("-DGRWARM_CUDA_ARCHS=$ARCH"); fi
@@ -140,8 +167,15 @@ BIN=$(dirname "$(find "$BUILD" -name grwarm_conformance -type f -perm -u+x 2>/de
 
 # ---- 3. correctness ----------------------------------------------------------------------------
 if [ "$DRY" = 1 ]; then
-  DEV=cpu
-  PARITY_ARGS=(--backend cpu --against cpu --configs micro,micro-erf)
+  # The same steps on the CUDA plugin under CPU emulation, with the stand-in cuBLAS.
+  [ -n "$BIN" ] && [ -f "$BIN/libgrwarm_cuda_emu.so" ] ||
+    stop "the emulated CUDA plugin was not built (Boost.Context missing, or the build failed: see $LOGS/configure.out, build.err)"
+  EMU_BIN=$(cd "$BIN" && pwd)
+  export GRWARM_CUDA_PLUGIN="$EMU_BIN/libgrwarm_cuda_emu.so" GRWARM_CUBLAS="$EMU_BIN/libgrwarm_cublas_emu.so"
+  export OMP_WAIT_POLICY=passive
+  log "CUDA plugin under emulation: $GRWARM_CUDA_PLUGIN, cuBLAS: $GRWARM_CUBLAS"
+  DEV=cuda
+  PARITY_ARGS=(--backend cuda --against cpu --configs micro)
   MODELS=(vit-micro)
 else
   DEV=cuda
@@ -161,7 +195,7 @@ HAVE_TORCH=0
 if python3 -c 'import torch' >/dev/null 2>&1; then HAVE_TORCH=1; fi
 for model in "${MODELS[@]}"; do
   if [ "$DRY" = 1 ]; then
-    bench_args=(--backend cpu --model "$model" --batch 8 --iters 2 --warmup 1 --gemm-n 256 --gemm-iters 2)
+    bench_args=(--backend cuda --model "$model" --batch 8 --iters 2 --warmup 1 --gemm-n 128 --gemm-iters 2)
     torch_args=(--device cpu --model "$model" --batch 8 --iters 2 --warmup 1)
     limit=60
   else
@@ -283,7 +317,7 @@ for m in models:
 ok = all(s["status"] in ("ok", "skipped") for s in steps)
 out = {
     "tool": "gpu-check",
-    "mode": "dry (CPU backend, tiny sizes)" if dry else "gpu",
+    "mode": "dry (CUDA plugin under CPU emulation, tiny sizes)" if dry else "gpu",
     "ok": ok,
     "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start)),
     "seconds": int(time.time()) - start,
@@ -308,7 +342,7 @@ def fmt(v, spec, suffix=""):
 def pct(v, spec):
     return fmt(100 * v if isinstance(v, (int, float)) else None, spec, "%")
 
-dev = gpu["name"] if gpu else ("CPU (dry run)" if dry else "unknown GPU")
+dev = gpu["name"] if gpu else ("CUDA under CPU emulation (dry run)" if dry else "unknown GPU")
 print()
 print("### gpu-check: %s%s" % (dev, ", " + nvcc_release if nvcc_release else ""))
 print()

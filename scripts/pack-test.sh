@@ -96,6 +96,11 @@ train=(train --model vit-micro --synthetic-train 256 --synthetic-test 64 --batch
 run npx --no-install grwarm-native "${train[@]}" --out-dir "$tmp/run1" >&2 || fail "train"
 [ -f "$tmp/run1/summary.json" ] || fail "train wrote no summary.json"
 
+step "the shipped examples: sweep --config repro-small finds the package's examples/repro-small.yaml"
+# (exit 1 when Fashion-MNIST is not installed here: the dry run checks the data; the plan line comes first)
+plan=$(run npx --no-install grwarm-native sweep --config repro-small --dry-run --out-dir "$tmp/rs" 2>/dev/null || true)
+grep -q 'examples/repro-small.yaml: 21 cells' <<<"$plan" || { echo "$plan" >&2; fail "sweep --config repro-small did not find the shipped example"; }
+
 step "bf16 mixed precision (oneDNN when installed, else the emulation)"
 run npx --no-install grwarm-native "${train[@]}" --precision bf16 --out-dir "$tmp/run-bf16" >&2 || fail "train --precision bf16"
 grep -q '"precision": "bfloat16"' "$tmp/run-bf16/config.json" || fail "the bf16 run's config does not say bfloat16"

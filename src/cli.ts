@@ -5,7 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { EXIT, EXIT_CODES_HELP, packageVersion, reportError, type CliIO } from './cli/common.js';
+import { EXIT, GENERAL_EXIT_CODES_HELP, packageVersion, reportError, type CliIO } from './cli/common.js';
 import { buildNativeCommand } from './cli/build-native.js';
 import { evalCommand } from './cli/eval.js';
 import { infoCommand } from './cli/info.js';
@@ -42,10 +42,10 @@ Examples:
   grwarm-native train --resume runs/2025-01-31T12-34-56Z
   grwarm-native eval --checkpoint runs/2025-01-31T12-34-56Z/best.safetensors
   grwarm-native info --json
-  grwarm-native sweep --config examples/repro-small.yaml --parallel 2
+  grwarm-native sweep --config repro-small --parallel 2     (a shipped example, by name)
   grwarm-native report runs/repro-small --out docs/repro-small
   grwarm-native theory --out theory
-${EXIT_CODES_HELP}`,
+${GENERAL_EXIT_CODES_HELP}`,
     );
   // Subcommands inherit the output configuration and exitOverride from the program.
   program.addCommand(inherit(program, trainCommand(io, setExit)));

@@ -1,7 +1,7 @@
 // Loads the compiled addon and types its surface. Which .node file: $GRWARM_ADDON when set,
 // else what node-gyp-build picks: a local build (build/Release, from `npm run build:native` or
 // `npx grwarm-native build-native`) before the prebuilt binary in prebuilds/<platform>-<arch>/.
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -277,6 +277,46 @@ function resolveAddon(root: string, require: NodeJS.Require): AddonSource {
   return { path, kind: 'prebuild', description: `${path} (prebuilt binary)` };
 }
 
+/**
+ * Refuses a file that is not a shared object of this platform before anything loads it (on
+ * Linux: an ELF file of type ET_DYN). A text file named .so is refused as such, never run.
+ */
+function checkSharedObject(path: string): void {
+  if (process.platform !== 'linux') return;
+  const head = Buffer.alloc(18);
+  const fd = openSync(path, 'r');
+  let n: number;
+  try {
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const elf = n === head.length && head.readUInt32BE(0) === 0x7f454c46;
+  if (!elf) throw new Error(`${path} is not an ELF shared object (a Node addon is one)`);
+  const type = head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16); // EI_DATA: 1 little-, 2 big-endian
+  if (type !== 3) throw new Error(`${path} is an ELF file but not a shared object (e_type ${type}, expected 3, ET_DYN)`);
+}
+
+/**
+ * Loads a .node file as a native addon whatever its name (require() would run a file that
+ * does not end in .node as JavaScript) and checks that it is this package's addon.
+ */
+function loadAddon(path: string): NativeAddon {
+  checkSharedObject(path);
+  const module = { exports: {} as Record<string, unknown> };
+  try {
+    process.dlopen(module, path);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/did not self-register/.test(msg)) throw new Error(`${path} is a shared object but not a Node addon (it registers no module)`);
+    throw err;
+  }
+  if (typeof module.exports.NativeModel !== 'function' || typeof module.exports.backendInfo !== 'function') {
+    throw new Error(`${path} is a Node addon but not grwarm-native's (it exports no NativeModel/backendInfo)`);
+  }
+  return module.exports as unknown as NativeAddon;
+}
+
 /** One line: collapses the newlines and indentation of node-gyp-build / dlopen messages. */
 function oneLine(msg: string): string {
   return msg.replace(/\s+/g, ' ').trim();
@@ -291,10 +331,10 @@ export function native(): NativeAddon {
   let source: AddonSource | undefined;
   try {
     source = resolveAddon(root, require);
-    cached = require(source.path) as NativeAddon;
+    cached = loadAddon(source.path);
     cachedSource = source;
   } catch (err) {
-    const what = source ? `could not load ${source.path}` : 'no native addon for this platform';
+    const what = source ? `could not load ${source.description}` : 'no native addon for this platform';
     throw new Error(
       `grwarm-native: ${what} (${oneLine((err as Error).message)}). ` +
         `Build it from source with \`${BUILD_NATIVE_COMMAND}\` (needs cmake, make and a C++17 compiler; ` +

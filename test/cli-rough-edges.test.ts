@@ -135,7 +135,7 @@ describe('3. --data-dir with the synthetic data set', () => {
     expect(r.code).toBe(2);
     expect(r.err).toBe(
       'error: config: --data-dir: got "/nonexistent", but data set "synthetic" is generated in memory and reads no files; ' +
-        'drop the data directory, or choose a data set read from files with --dataset (cifar10, cifar100, fashion-mnist, mnist)\n',
+        'drop the data directory, or choose a data set read from files with --dataset (cifar10, cifar100, fashion-mnist, mnist, imagefolder, tinyimagenet, imagenet)\n',
     );
     expect(existsSync(dir('s1'))).toBe(false);
 

@@ -29,23 +29,24 @@ interface Spawned {
 }
 
 /**
- * Runs the CLI; once stdout holds a step line, sends `signals`, 100 ms apart (signals sent
- * back to back may be merged by the kernel into one).
+ * Runs the CLI; once stdout holds a step line, sends the first of `signals`; each further one
+ * once stderr shows that the CLI handled the one before ("finishing the current step"), an
+ * event rather than a delay (signals sent back to back may be merged by the kernel into one).
  */
 function runAndSignal(args: string[], signals: NodeJS.Signals[]): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GRWARM_DEBUG: '' } });
     let out = '';
     let err = '';
-    let sent = false;
+    let sent = 0;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
-      if (!sent && out.includes('"type":"step"')) {
-        sent = true;
-        signals.forEach((s, i) => setTimeout(() => child.kill(s), 100 * i));
-      }
+      if (sent === 0 && out.includes('"type":"step"')) child.kill(signals[sent++]);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      err += chunk;
+      if (sent > 0 && sent < signals.length && err.includes('finishing the current step')) child.kill(signals[sent++]);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, out, err }));
   });
@@ -100,7 +101,8 @@ describe('signals', () => {
 
   it('a second SIGINT exits at once with 130, without writing a checkpoint', async () => {
     const d = join(tmp, 'twice');
-    // Bigger batches: the step in flight is still running when the second signal comes.
+    // The second signal follows the CLI's answer to the first at once; bigger batches keep the
+    // step in flight running meanwhile (a step is ~1 s here, the answer takes milliseconds).
     const r = await runAndSignal(
       ['train', '--json', '--synthetic-train', '2048', '--synthetic-test', '32', '--batch-size', '256', '--steps', '40', '--warmup-epochs', '0', '--out-dir', d],
       ['SIGINT', 'SIGINT'],

@@ -57,6 +57,12 @@ const DEFAULTS: RunConfig = {
   syntheticTest: 2000,
   augment: true,
   valFraction: 0,
+  imageSize: 32,
+  dataWorkers: 2,
+  skipBadImages: false,
+  mixup: 0,
+  randAugment: 0,
+  randAugmentMagnitude: 9,
   optimizer: 'adam',
   lr: 1e-3,
   beta1: 0.9,
@@ -76,6 +82,7 @@ const DEFAULTS: RunConfig = {
   gr: 'zero-warmup',
   lambda: 0.1,
   r: 0.1,
+  grStepOrigin: 0,
   perturbation: 'global',
   perturbationShards: 1,
   seed: 0,
@@ -87,6 +94,7 @@ const DEFAULTS: RunConfig = {
   keepLast: 2,
   evalEvery: 1,
   logEvery: 20,
+  tensorboard: false,
 };
 
 describe('defaults', () => {
@@ -263,8 +271,16 @@ describe('field validation messages', () => {
     ['patchSize', 64, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 0, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
     ['patchSize', 2.5, 'a divisor of the image size 32: one of 1, 2, 4, 8, 16, 32'],
-    ['dataset', 'imagenet', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist"'],
+    ['dataset', 'imagenet21k', 'one of "synthetic", "cifar10", "cifar100", "fashion-mnist", "mnist", "imagefolder", "tinyimagenet", "imagenet"'],
     ['dataDir', '', 'a non-empty string'],
+    ['imageSize', 7, 'an integer from 8 to 1024, a multiple of the patch size'],
+    ['evalCropPad', -1, 'an integer from 0 to 1024'],
+    ['dataWorkers', 0, 'an integer from 1 to 64'],
+    ['decodedCache', '', 'a non-empty string'],
+    ['skipBadImages', 'yes', 'true or false'],
+    ['mixup', -1, 'a number from 0 to 100'],
+    ['randAugment', 5, 'an integer from 0 to 4'],
+    ['randAugmentMagnitude', 31, 'an integer from 0 to 30'],
     ['dataDir', 5, 'a non-empty string'],
     ['syntheticTrain', 0, 'an integer from 1 to 1000000'],
     ['syntheticTrain', 1e9, 'an integer from 1 to 1000000'],
@@ -273,7 +289,7 @@ describe('field validation messages', () => {
     ['testSubset', 2.5, 'an integer from 1 to 1000000'],
     ['augment', 'yes', 'true or false'],
     ['valFraction', 1, 'a number >= 0 and < 1'],
-    ['optimizer', 'adamw', 'one of "adam", "rmsprop", "sgd"'],
+    ['optimizer', 'adagrad', 'one of "adam", "rmsprop", "sgd", "adamw"'],
     ['lr', -1, 'a number > 0'],
     ['lr', 0, 'a number > 0'],
     ['lr', Infinity, 'a number > 0'],
@@ -298,6 +314,7 @@ describe('field validation messages', () => {
     ['gr', 'asam', 'one of "none", "gr", "sam", "r-warmup", "lambda-warmup", "zero-warmup"'],
     ['lambda', -0.1, 'a number >= 0'],
     ['r', -0.1, 'a number >= 0'],
+    ['grStepOrigin', 2, 'one of 0, 1'],
     ['perturbation', 'sync', 'one of "global", "local"'],
     ['perturbationShards', 0, 'an integer from 1 to 65536'],
     ['seed', -1, 'an integer from 0 to 4294967295'],
@@ -307,10 +324,13 @@ describe('field validation messages', () => {
     ['device', 'gpu', 'one of "auto", "cpu", "cuda"'],
     ['precision', 'float16', 'one of "float32", "bfloat16", "float64", "bf16", "fp32", "fp64"'],
     ['outDir', '', 'a non-empty string'],
-    ['checkpointEvery', 0, 'an integer >= 1'],
+    ['checkpointEvery', 0, 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")'],
     ['keepLast', 0, 'an integer >= 1'],
-    ['evalEvery', 0.5, 'an integer >= 1'],
+    ['evalEvery', '5epochs', 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")'],
     ['logEvery', -20, 'an integer >= 1'],
+    ['warmupSteps', -1, 'an integer >= 0'],
+    ['checkpointMinutes', 0, 'a number > 0'],
+    ['tensorboard', 2, 'true or false'],
   ];
 
   it('covers every field', () => {
@@ -348,12 +368,12 @@ describe('field validation messages', () => {
   });
 
   it('every problem is listed, one per line, in table order', () => {
-    const file = writeTemp('.yaml', 'optimizer: adamw\nlearningRate: 0.1\nepochs: 0\n');
+    const file = writeTemp('.yaml', 'optimizer: adagrad\nlearningRate: 0.1\nepochs: 0\n');
     const msg = errorOf(() => resolveConfig({ configFile: file, overrides: { lr: -1, batchSize: 0, bogus: 1 } }));
     expect(msg.split('\n')).toEqual([
       `config: ${file}: unknown key "learningRate" (did you mean "lr"?)`,
       'config: unknown key "bogus"',
-      `config: ${file}: optimizer: got "adamw", expected one of "adam", "rmsprop", "sgd"`,
+      `config: ${file}: optimizer: got "adagrad", expected one of "adam", "rmsprop", "sgd", "adamw"`,
       'config: --lr: got -1, expected a number > 0',
       `config: ${file}: epochs: got 0, expected an integer >= 1`,
       'config: --batch-size: got 0, expected an integer from 1 to 65536',
@@ -434,27 +454,25 @@ describe('cross-field rules', () => {
     );
   });
 
-  it('warmupEpochs may not exceed epochs (unless the run is counted in steps)', () => {
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 6 } }))).toBe(
-      'config: --warmup-epochs: got 6, expected at most epochs = 5',
-    );
-    const file = writeTemp('.yaml', 'epochs: 3\n');
-    expect(errorOf(() => resolveConfig({ preset: 'paper-cifar10', configFile: file, overrides: {} }))).toBe(
-      'config: preset "paper-cifar10": warmupEpochs: got 40, expected at most epochs = 3',
-    );
-    expect(resolveConfig({ overrides: { warmupEpochs: 5 } }).warmupEpochs).toBe(5);
-    expect(resolveConfig({ overrides: { warmupEpochs: 6, steps: 1000 } }).steps).toBe(1000);
+  it('warmupEpochs longer than the run is accepted (the plan clips it, with a note)', () => {
+    expect(resolveConfig({ overrides: { warmupEpochs: 6 } }).warmupEpochs).toBe(6);
+    expect(resolveConfig({ overrides: { warmupSteps: 1000, steps: 10 } }).warmupSteps).toBe(1000);
+  });
+
+  it('cadences: epochs, fractions of an epoch or "<n>steps"', () => {
+    expect(resolveConfig({ overrides: { checkpointEvery: '0.25', evalEvery: '500steps' } })).toMatchObject({ checkpointEvery: 0.25, evalEvery: '500steps' });
+    expect(errorOf(() => resolveConfig({ overrides: { evalEvery: '0steps' } }))).toContain('--eval-every: got "0steps"');
   });
 
   it('a rule does not fire again on a field that already failed', () => {
     expect(errorOf(() => resolveConfig({ overrides: { r: -1 } }))).toBe('config: --r: got -1, expected a number >= 0');
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 10, epochs: 2.5 } }))).toBe(
-      'config: --epochs: got 2.5, expected an integer >= 1',
+    expect(errorOf(() => resolveConfig({ overrides: { perturbationShards: 2, batchSize: 0 } }))).toBe(
+      'config: --batch-size: got 0, expected an integer from 1 to 65536',
     );
     // ...but rules on valid fields still run next to other fields' errors
-    expect(errorOf(() => resolveConfig({ overrides: { warmupEpochs: 10, lr: 0 } })).split('\n')).toEqual([
+    expect(errorOf(() => resolveConfig({ overrides: { gr: 'sam', r: 0, lr: 0 } })).split('\n')).toEqual([
       'config: --lr: got 0, expected a number > 0',
-      'config: --warmup-epochs: got 10, expected at most epochs = 5',
+      'config: --r: got 0, expected a number > 0 under gr "sam" (with r = 0 SAM is just the base optimizer)',
     ]);
   });
 });
@@ -602,7 +620,7 @@ describe('field table', () => {
     expect(Object.keys(CONFIG_FIELDS)).toEqual(CONFIG_KEYS);
     expect(CONFIG_FIELD_LIST.map((f) => f.key)).toEqual(CONFIG_KEYS);
     expect(new Set(Object.keys(RunConfigSchema.parse({})))).toEqual(
-      new Set(CONFIG_KEYS.filter((k) => k !== 'steps' && k !== 'dataDir' && k !== 'trainSubset' && k !== 'testSubset')),
+      new Set(CONFIG_KEYS.filter((k) => !['steps', 'dataDir', 'trainSubset', 'testSubset', 'evalCropPad', 'decodedCache', 'warmupSteps', 'checkpointMinutes'].includes(k))),
     );
     const flags = new Set<string>();
     for (const f of CONFIG_FIELD_LIST) {
@@ -611,7 +629,8 @@ describe('field table', () => {
       expect(fromFlagName(f.flag)).toBe(f.key); // commander camel-cases flags back to the key
       expect(f.description.length).toBeGreaterThan(5);
       expect(f.description).not.toContain('\n');
-      expect(f.defaultText.length).toBeGreaterThan(0);
+      // a documented default: the schema's, or a phrase for a field without one (never "undefined")
+      expect(f.defaultText, f.key).not.toMatch(/^(|undefined|null|"")$/);
       if (f.kind === 'boolean') expect(f.valueName).toBeUndefined();
       else expect(f.valueName).toMatch(/^<.+>$/);
       if (f.kind === 'enum') expect(f.choices?.length).toBeGreaterThan(1);

@@ -148,13 +148,6 @@ describe('makeSynthetic', () => {
     }
   });
 
-  it('is fast: 12000 images well under a second', () => {
-    const t0 = performance.now();
-    makeSynthetic({ seed: 11 });
-    // ~0.5 s measured on the 2-core dev machine; 2 s leaves room for a loaded CI box.
-    expect(performance.now() - t0).toBeLessThan(2000);
-  });
-
   it('is not trivial: no per-class colour or pixel template', () => {
     const { train, test } = makeSynthetic({ seed: 5, trainCount: 2000, testCount: 1000 });
     // Colours are drawn per image, so each class's mean colour is close to the global mean

@@ -23,22 +23,25 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Runs the binary; when a step line with step >= `atStep` shows, sends `signals` 100 ms apart. */
+/**
+ * Runs the binary; when a step line with step >= `atStep` shows, sends the first of `signals`;
+ * each further one once stderr shows the CLI handled the one before (an event, not a delay).
+ */
 function runAndSignal(args: string[], atStep: number, signals: NodeJS.Signals[]): Promise<{ code: number | null; signal: string | null; pid: number; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    let sent = false;
+    let sent = 0;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       out += chunk;
       const steps = [...out.matchAll(/"type":"step","step":(\d+)/g)].map((m) => Number(m[1]));
-      if (!sent && steps.some((s) => s >= atStep)) {
-        sent = true;
-        signals.forEach((s, i) => setTimeout(() => child.kill(s), 100 * i));
-      }
+      if (sent === 0 && steps.some((s) => s >= atStep)) child.kill(signals[sent++]);
     });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+      if (sent > 0 && sent < signals.length && err.includes('finishing the current step')) child.kill(signals[sent++]);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, pid: child.pid!, err }));
   });

@@ -53,9 +53,8 @@ function writeLock(dir: string, owner: { pid: number; hostname: string; startedA
 
 describe('--out-dir that cannot be created (item 5)', () => {
   it('/proc/xyz/run fails at once, naming the path and the OS reason (no endless mkdir loop)', async () => {
-    const t0 = Date.now();
+    // An endless loop would never return: the test's timeout fails it, no clock needed.
     const r = await cli(['train', ...SMALL, '--steps', '1', '--out-dir', '/proc/xyz/run']);
-    expect(Date.now() - t0).toBeLessThan(5000);
     expect(r.code).toBe(2);
     expect(r.err).toBe('error: --out-dir /proc/xyz/run: cannot create directory /proc/xyz: no such file or directory (ENOENT)\n');
   });
@@ -106,8 +105,9 @@ describe('full disk', () => {
     const r = await cli(['train', ...SMALL, '--steps', '4', '--out-dir', d]);
     expect(r.code).toBe(1);
     // A vit-micro checkpoint is 2.5 MB: the first one does not fit.
-    expect(r.err).toBe(`error: cannot write ${join(d, 'best.safetensors')}: no space left on the device (disk full) (ENOSPC)\n`);
-    expect(readFileSync(join(d, 'train.log'), 'utf8')).toContain(`error: cannot write ${join(d, 'best.safetensors')}: no space left on the device`);
+    const best = join(d, 'checkpoints', 'best-step-0000004.safetensors');
+    expect(r.err).toBe(`error: cannot write ${best}: no space left on the device (disk full) (ENOSPC)\n`);
+    expect(readFileSync(join(d, 'train.log'), 'utf8')).toContain(`error: cannot write ${best}: no space left on the device`);
     expect(readdirSync(d).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(existsSync(join(d, LOCK_FILE))).toBe(false);
   });
@@ -172,8 +172,8 @@ describe('one run per directory (item 11)', () => {
 
   it('the lock is released on errors and on a graceful stop', async () => {
     const d = join(tmp, 'released');
-    const warm = await cli(['train', ...SMALL, '--steps', '2', '--warmup-epochs', '5', '--out-dir', d]);
-    expect(warm.code).toBe(2); // a config error found after the directory was locked
+    const warm = await cli(['train', ...SMALL, '--steps', '2', '--batch-size', '64', '--out-dir', d]);
+    expect(warm.code).toBe(2); // a config error found once the data set is known (64 > 32 images)
     expect(existsSync(join(d, LOCK_FILE))).toBe(false);
     const stopped = await cli(['train', ...SMALL, '--steps', '6', '--out-dir', d], (rec, stop) => {
       expect(existsSync(join(d, LOCK_FILE))).toBe(true);
@@ -220,7 +220,8 @@ describe('resuming from an older checkpoint (item 12)', () => {
     expect(straight.code, straight.err).toBe(0);
     const reference = readMetrics(join(d, 'metrics.jsonl')).map(withoutTiming);
     const ck = (s: number) => join(d, 'checkpoints', `step-${String(s).padStart(7, '0')}.safetensors`);
-    expect(readdirSync(join(d, 'checkpoints')).sort()).toEqual([4, 8, 12, 16].map((s) => ck(s).split('/').pop()));
+    expect(readdirSync(join(d, 'checkpoints')).filter((f) => f.startsWith('step-')).sort()).toEqual([4, 8, 12, 16].map((s) => ck(s).split('/').pop()));
+    const newerBest = readdirSync(join(d, 'checkpoints')).filter((f) => /^best-step-/.test(f) && Number(/\d+/.exec(f)![0]) > 4);
 
     // Resume from step 4 and stop at step 6: the run now stands at 6; 8, 12, 16 belong to
     // the abandoned future.
@@ -232,7 +233,7 @@ describe('resuming from an older checkpoint (item 12)', () => {
     expect(note, older.err).not.toBeNull();
     const folder = note![2];
     expect(folder.startsWith(join(d, 'checkpoints', 'superseded-'))).toBe(true);
-    const moved = [ck(8), ck(12), ck(16)];
+    const moved = [ck(8), ck(12), ck(16), ...newerBest.map((f) => join(d, 'checkpoints', f))];
     const bestStep = JSON.parse(readFileSync(join(folder, 'summary.json'), 'utf8')).bestStep;
     if (bestStep > 4) moved.push(join(d, 'best.safetensors'));
     moved.push(join(d, 'summary.json'), `a copy of ${join(d, 'metrics.jsonl')}`);
@@ -285,7 +286,7 @@ describe('a run that died before its first checkpoint (item 13)', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(
       `note: run directory ${d} held a run that stopped before its first checkpoint; starting over in it ` +
-        `(removed ${join(d, 'config.json')}, ${join(d, 'metrics.jsonl')})\n`,
+        `(removed ${join(d, 'config.json')}, ${join(d, 'metrics.jsonl')}, ${join(d, 'run-state.json')})\n`,
     );
     expect(r.err).toContain('note: removed 2 temporary files left by an interrupted write');
     expect(readMetrics(join(d, 'metrics.jsonl')).filter((x) => x.type === 'step').map((x) => x.step)).toEqual([1, 2, 3, 4]);

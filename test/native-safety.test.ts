@@ -91,7 +91,7 @@ describe('host-copy protocol (VitModel)', () => {
     m.configureOptimizer({ kind: 'adam' });
     const { images, labels } = randomBatch(m.config, 8, 2);
     const p0 = Float32Array.from(m.params);
-    m.params[0] = 123; // changes the copy only
+    m.params[0] = 123; // changes the caller's own copy only
     expect(m.paramNorm()).toBeCloseTo(Math.sqrt(p0.reduce((s, v) => s + v * v, 0)), 3);
     await m.step(images, labels, { lr: 1e-2, lambda: 0, r: 0, seed: 1 });
     expect(m.params[0]).not.toBe(123); // the step changed the model: the copy was pulled again

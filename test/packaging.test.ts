@@ -166,12 +166,17 @@ describe('CPU dispatch (GRWARM_ISA)', () => {
         const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
         const out = [];
         for (let k = 0; k < 2; k++) { m.init(3); out.push((await m.forwardBackward(images, labels, { seed: 5, train: true })).loss); }
+        const ref = createModel('vit-micro', { seed: 3, precision: 'float64' }); // an independent reference
+        out.push((await ref.forwardBackward(images, labels, { seed: 5, train: true })).loss);
         console.log(JSON.stringify(out));`;
       const r = run(['--input-type=module', '-e', script], { GRWARM_ISA: isa });
       expect(r.status, r.stderr).toBe(0);
-      const [a, b] = JSON.parse(r.stdout) as number[];
+      const [a, b, ref] = JSON.parse(r.stdout) as number[];
       expect(a).toBe(b); // same seed, same ISA, same threads: same bits
       losses[isa] = a!;
+      // Each variant against float64 (not only against the other variants: a binary with one
+      // variant would compare a value with itself).
+      expect(Math.abs(a! - ref!) / Math.abs(ref!), `${isa}: float32 ${a} vs float64 ${ref}`).toBeLessThan(1e-5);
     }
     const values = Object.values(losses);
     expect(values.length).toBeGreaterThan(0);

@@ -72,13 +72,24 @@ describe.skipIf(skip)('HTML report in Chromium', () => {
         width: svg.getBoundingClientRect().width,
       })),
     );
-    // one group (one setting) per LR warmup: 1 epoch (5 policies) and none (none, gr)
-    const groups = await page.$$eval('section.group', (s) => s.map((x) => x.getAttribute('data-group')));
-    expect(groups).toHaveLength(2);
-    const kinds = ['test-error', 'g1-norm', 'train-error', 'lr', 'lambda', 'r', 'moment2'];
-    expect(charts).toHaveLength(2 * kinds.length);
+    // the final-error dot plot, then one group (one setting) per LR warmup: 1 epoch (5 policies) and none (none, gr)
+    const allGroups = await page.$$eval('section.group', (s) => s.map((x) => x.getAttribute('data-group')));
+    expect(allGroups).toHaveLength(3);
+    const [final, ...groups] = allGroups;
+    const dots = charts.find((c) => c.id === `${final}-final-error`)!;
+    expect(dots.declared).toEqual(['none', 'gr', 'none', 'gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
+    const seedDots = await page.$$eval('svg.dotplot circle.seed-dot', (c) => c.length);
+    expect(seedDots).toBe(7 * 2);
+    const kinds = ['test-error', 'test-error-zoom', 'g1-norm', 'g1-steps', 'train-error', 'moment2'];
+    expect(charts).toHaveLength(1 + 2 * (kinds.length + 1));
     for (const g of groups) {
       const expected = g!.endsWith('wu1') ? [...POLICIES] : ['none', 'gr'];
+      const sched = charts.find((x) => x.id === `${g}-schedules`)!;
+      expect(sched.series.map((s) => s.name)).toEqual([
+        'lr / lr0 (all policies)',
+        ...expected.filter((p) => p !== 'none').flatMap((p) => [`${p}: λ/λ0`, `${p}: r/r0`]),
+      ]);
+      for (const s of sched.series) expect(s.d, `${g} schedules ${s.name} drawn`).toBeGreaterThan(0);
       for (const kind of kinds) {
         const c = charts.find((x) => x.id === `${g}-${kind}`);
         expect(c, `${g}-${kind}`).toBeDefined();
@@ -101,13 +112,15 @@ describe.skipIf(skip)('HTML report in Chromium', () => {
     await page.close();
   });
 
-  it('the theory page renders its three heat maps', async () => {
+  it('the theory page renders its three heat maps, each colour bar with ticks and the quantity named', async () => {
     const { page, problems } = await openPage(join(tmp, 'theory.html'));
-    const maps = await page.$$eval('svg.heatmap', (s) => s.map((x) => [x.getAttribute('data-chart'), x.querySelectorAll('g.cells rect').length]));
+    const maps = await page.$$eval('svg.heatmap', (s) =>
+      s.map((x) => [x.getAttribute('data-chart'), x.querySelectorAll('g.cells rect').length, x.querySelectorAll('.cbtick').length >= 3, x.querySelector('.cblabel')?.textContent]),
+    );
     expect(maps).toEqual([
-      ['theory-closed-form', 9],
-      ['theory-monte-carlo', 9],
-      ['theory-relative-difference', 9],
+      ['theory-closed-form', 9, true, 'Var ψ (log colour scale)'],
+      ['theory-monte-carlo', 9, true, 'Var ψ (MC) (log colour scale)'],
+      ['theory-relative-difference', 9, true, 'rel. diff'],
     ]);
     await page.screenshot({ path: join(tmp, 'theory.png') });
     expect(problems).toEqual([]);

@@ -40,8 +40,9 @@ describe('statistics', () => {
     expect(d.n).toBe(3);
     expect(d.mean).toBeCloseTo(-0.0467, 4);
     expect(diffCell(d)).toBe('−4.67 ± 0.33 (n=3)');
-    expect(verdict(d)).toBe('lower on every seed, 14.0 SE');
-    expect(verdict(pairedDiff(mk([0.2, 0.25]), mk([0.22, 0.24])))).toBe('within noise (0.3 SE)');
+    // Student t with 2 df: t = −14.0, p = 0.0051 (scipy.stats.ttest_1samp); uncorrected words.
+    expect(verdict(d)).toBe('significant at 5% after correction (p = 0.0051, Holm-adjusted 0.0051)');
+    expect(verdict(pairedDiff(mk([0.2, 0.25]), mk([0.22, 0.24])))).toBe('within noise (p = 0.80)');
     expect(verdict(pairedDiff(mk([0.2]), mk([0.22])))).toBe('too few paired seeds to judge');
   });
 });
@@ -59,7 +60,24 @@ describe('report of real runs', () => {
     expect(t2.header.slice(3)).toEqual(['gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
     expect(t2.rows.map((r) => r[2])).toEqual(['final', 'best']);
     for (const c of t2.rows[0].slice(3)) expect(c).toMatch(/\(n=2\)$/);
-    expect(diffs.rows.map((r) => r[2])).toEqual(['gr', 'gr', 'r-warmup', 'lambda-warmup', 'zero-warmup']);
+    expect(diffs.rows.map((r) => r[2])).toEqual([
+      'gr − none',
+      'gr − none',
+      'r-warmup − gr',
+      'lambda-warmup − gr',
+      'zero-warmup − gr',
+      'r-warmup − none',
+      'lambda-warmup − none',
+      'zero-warmup − none',
+      'none: LR warmup 1 ep − no LR warmup',
+      'gr: LR warmup 1 ep − no LR warmup',
+    ]);
+    // Holm across the 10 comparisons: adjusted p ≥ raw p, and the words come from them.
+    for (const c of rep.comparisons) {
+      expect(c.pHolm).toBeGreaterThanOrEqual(c.test.p);
+      expect(c.words).toMatch(/^(significant at 5% after correction|direction only|within noise|no difference|too few)/);
+    }
+    expect(rep.findings.some((f) => f.includes('share the gr (LR warmup 1 ep) runs as their reference'))).toBe(true);
     // The cell is the mean of the seeds' summaries.
     const s = rep.agg.settings.find((x) => x.gr === 'zero-warmup')!;
     const finals = [0, 1].map((seed) => JSON.parse(readFileSync(join(tmp, 'runs', `zero-warmup-wu1-s${seed}`, 'summary.json'), 'utf8')).finalTestError);
@@ -82,7 +100,26 @@ describe('report of real runs', () => {
     expect(readFileSync(join(out, 'runs.csv'), 'utf8').trim().split('\n')).toHaveLength(15);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/); // nothing fetched
-    for (const kind of ['test-error', 'g1-norm', 'lr', 'lambda', 'r', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
+    for (const kind of ['final-error', 'test-error', 'test-error-zoom', 'g1-norm', 'g1-steps', 'schedules', 'moment2']) expect(html).toContain(`-${kind}" data-series=`);
+  });
+
+  it('a report folder with only runs.csv and settings.csv renders again, with the same statistics', async () => {
+    const out = join(tmp, 'out-csv');
+    expect((await cli(['report', join(tmp, 'runs'), '--out', out])).code).toBe(0);
+    const first = buildReport(join(tmp, 'runs'));
+    const again = buildReport(out); // no run directories below: rebuilt from the CSV files
+    expect(again.runs).toHaveLength(first.runs.length);
+    expect(again.comparisons.map((c) => c.what)).toEqual(first.comparisons.map((c) => c.what));
+    again.comparisons.forEach((c, i) => {
+      // runs.csv keeps 4 decimals of a percentage
+      expect(c.test.mean).toBeCloseTo(first.comparisons[i].test.mean, 3);
+      expect(c.words.split(' (')[0]).toBe(first.comparisons[i].words.split(' (')[0]);
+    });
+    // per-epoch charts need the run directories: only the final-error dot plot remains
+    expect(again.groups.flatMap((g) => g.charts.map((c) => c.kind))).toEqual(['final-error']);
+    const r = await cli(['report', out, '--out', join(tmp, 'out-csv2')]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(tmp, 'out-csv2', 'runs.csv'), 'utf8')).toBe(readFileSync(join(out, 'runs.csv'), 'utf8'));
   });
 
   it('an empty folder is a usage error', async () => {

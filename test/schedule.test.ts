@@ -124,8 +124,22 @@ describe('grAt', () => {
     expect(s).toEqual({ lambda: 0.05, r: 0.05, alpha: 1, secondPass: true });
   });
 
-  it('r-warmup: λ and r ramp together, exactly λ0 and r0 at Tw, α fixed at λ0/r0', () => {
-    const c = cfg('r-warmup');
+  it('step origin 0 (default, the authors\' code): r-warmup and lambda-warmup are a base step at t = 1 and reach λ0, r0 at t = Tw + 1', () => {
+    for (const p of ['r-warmup', 'lambda-warmup'] as const) {
+      const c = cfg(p);
+      expect(grAt(1, c)).toEqual({ lambda: 0, r: p === 'r-warmup' ? 0 : 0.1, alpha: 0, secondPass: false });
+      expectRel(grAt(2, c).lambda, 0.008); // s = 1 of Tw = 10
+      expectRel(grAt(6, c).lambda, 0.04);
+      expect(grAt(10, c).lambda).toBeLessThan(0.08);
+      expect(grAt(11, c)).toEqual({ lambda: 0.08, r: 0.1, alpha: 0.08 / 0.1, secondPass: true });
+    }
+    // zero-warmup is the same under both origins
+    for (const t of [1, 10, 11, 12]) expect(grAt(t, cfg('zero-warmup'))).toEqual(grAt(t, cfg('zero-warmup', { stepOrigin: 1 })));
+    expect(() => grAt(1, cfg('gr', { stepOrigin: 2 as 0 }))).toThrow(/stepOrigin must be 0 or 1/);
+  });
+
+  it('r-warmup (step origin 1): λ and r ramp together, exactly λ0 and r0 at Tw, α fixed at λ0/r0', () => {
+    const c = cfg('r-warmup', { stepOrigin: 1 });
     const s1 = grAt(1, c);
     expectRel(s1.lambda, 0.008);
     expectRel(s1.r, 0.01);
@@ -141,8 +155,8 @@ describe('grAt', () => {
     }
   });
 
-  it('lambda-warmup: λ ramps, r stays r0, α ramps to λ0/r0', () => {
-    const c = cfg('lambda-warmup');
+  it('lambda-warmup (step origin 1): λ ramps, r stays r0, α ramps to λ0/r0', () => {
+    const c = cfg('lambda-warmup', { stepOrigin: 1 });
     const s1 = grAt(1, c);
     expectRel(s1.lambda, 0.008);
     expect(s1.r).toBe(0.1);

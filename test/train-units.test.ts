@@ -27,7 +27,7 @@ describe('planRun', () => {
     const cfg = resolveConfig({ overrides: { epochs: 3, batchSize: 32, warmupEpochs: 1.5, gr: 'sam', r: 0.05, lambda: 0.3 } });
     const p = planRun(cfg, train);
     expect([p.stepsPerEpoch, p.totalSteps, p.warmupSteps, p.epochs]).toEqual([3, 9, 5, 3]); // round(4.5) = 5
-    expect(p.trainer.gr).toEqual({ policy: 'sam', lambda0: 0.05, r0: 0.05, warmupSteps: 5 }); // SAM: lambda = r
+    expect(p.trainer.gr).toEqual({ policy: 'sam', lambda0: 0.05, r0: 0.05, warmupSteps: 5, stepOrigin: 0 }); // SAM: lambda = r
     expect(p.trainer.schedule).toEqual({ form: 'paper', lr0: 1e-3, warmupSteps: 5, totalSteps: 9 });
     expect(p.trainer.optimizer).toMatchObject({ kind: 'adam', rho: 0.9, clip: 2, weightDecay: 0.05 });
     expect(p.modelConfig).toMatchObject({ channels: 3, numClasses: 10, imageSize: 32, width: 64 });
@@ -38,9 +38,13 @@ describe('planRun', () => {
     expect([steps.totalSteps, steps.epochs]).toEqual([7, 3]);
   });
 
-  it('rejects warmup past the run and a batch larger than the data', () => {
+  it('clips warmup past the run (with a note) and rejects a batch larger than the data', () => {
     const cfg = resolveConfig({ overrides: { steps: 2, batchSize: 32, warmupEpochs: 1 } });
-    expect(() => planRun(cfg, train)).toThrow(ConfigError);
+    const p = planRun(cfg, train);
+    expect([p.warmupSteps, p.trainer.schedule.warmupSteps, p.trainer.gr.warmupSteps]).toEqual([2, 2, 2]);
+    expect(p.notes).toEqual(["--warmup-epochs 1 (3 steps at 3 steps per epoch) is longer than the run's 2 steps (--steps 2): the warmup is clipped to 2 steps"]);
+    expect(planRun(resolveConfig({ overrides: { epochs: 2, batchSize: 32, warmupEpochs: 5 } }), train).warmupSteps).toBe(6);
+    expect(planRun(resolveConfig({ overrides: { epochs: 2, batchSize: 32, warmupSteps: 4 } }), train).warmupSteps).toBe(4);
     expect(() => planRun(resolveConfig({ overrides: { batchSize: 101 } }), train)).toThrow(
       'config: --batch-size: got 101, expected at most the 100 training images (the last partial batch is dropped)',
     );

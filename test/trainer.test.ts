@@ -34,13 +34,27 @@ describe('Trainer', () => {
     expect(out[3].r).toBe(0.1);
   });
 
-  it('r-warmup and lambda-warmup reach exactly r0 and lambda0 at t = Tw', async () => {
-    const r = await run('r-warmup', Tw);
+  it('r-warmup and lambda-warmup (step origin 0, the default): a base step first, exactly r0 and lambda0 at t = Tw + 1', async () => {
+    const r = await run('r-warmup', Tw + 1);
+    expect(r.out[0]).toMatchObject({ r: 0, lambda: 0, secondPass: false });
+    expect(r.out[1].r).toBeCloseTo(0.1 / Tw, 15);
+    expect(r.out[Tw].r).toBe(0.1);
+    expect(r.out[Tw].lambda).toBe(0.08);
+    expect(r.out.slice(1).every((m) => m.secondPass)).toBe(true);
+    const l = await run('lambda-warmup', Tw + 1);
+    expect(l.out[0]).toMatchObject({ lambda: 0, secondPass: false });
+    expect(l.out[Tw].lambda).toBe(0.08);
+    expect(l.out.slice(1).every((m) => m.r === 0.1)).toBe(true); // t = 1 is a base step (r reported as 0)
+  });
+
+  it('step origin 1: r-warmup and lambda-warmup reach exactly r0 and lambda0 at t = Tw', async () => {
+    const gr = (policy: 'r-warmup' | 'lambda-warmup') => ({ gr: { policy, lambda0: 0.08, r0: 0.1, warmupSteps: Tw, stepOrigin: 1 as const } });
+    const r = await run('r-warmup', Tw, gr('r-warmup'));
     expect(r.out[Tw - 1].r).toBe(0.1);
     expect(r.out[Tw - 1].lambda).toBe(0.08);
     expect(r.out[0].r).toBeCloseTo(0.1 / Tw, 15);
     expect(r.out.every((m) => m.secondPass)).toBe(true);
-    const l = await run('lambda-warmup', Tw);
+    const l = await run('lambda-warmup', Tw, gr('lambda-warmup'));
     expect(l.out[Tw - 1].lambda).toBe(0.08);
     expect(l.out.every((m) => m.r === 0.1)).toBe(true);
   });

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { EXIT, EXIT_CODES_HELP, type CliIO } from './common.js';
+import { EXIT, exitHelp, type CliIO } from './common.js';
 
 /** The package root: this file is dist/src/cli/build-native.js (or src/cli/build-native.ts). */
 function packageRoot(): string {
@@ -27,15 +27,16 @@ export function buildNativeCommand(io: CliIO, setExit: (code: number) => void): 
   return new Command('build-native')
     .summary("build the native addon from source into the package's build/ folder (cmake-js)")
     .description(
-      "Build the native addon from source with cmake-js into the package's build/ folder, where it is\n" +
-        'preferred over the prebuilt binary. Needs cmake (>= 3.18), make or ninja and a C++17 compiler;\n' +
-        'OpenBLAS is optional (opened at run time). By default the kernels are compiled for this\n' +
+      // One paragraph: commander wraps it to the terminal's width (hard line breaks would wrap twice).
+      "Build the native addon from source with cmake-js into the package's build/ folder, where it is " +
+        'preferred over the prebuilt binary. Needs cmake (>= 3.18), make or ninja and a C++17 compiler; ' +
+        'OpenBLAS is optional (opened at run time). By default the kernels are compiled for this ' +
         'machine (-march=native); --portable builds the run-time dispatched kernels of the prebuilt binary.',
     )
     .addOption(new Option('--portable', 'compile all ISA variants with run-time dispatch instead of -march=native'))
     .addOption(new Option('-j, --jobs <n>', 'parallel compile jobs').argParser(positiveInt).default(availableParallelism()))
     .addOption(new Option('--cuda <mode>', 'the CUDA backend plugin (AUTO: when nvcc is found)').choices(['AUTO', 'ON', 'OFF']).default('AUTO'))
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText('after', exitHelp("0 built, 1 the build failed (cmake-js's output above says why), 2 bad option"))
     .action((flags: { portable?: boolean; jobs: number; cuda: string }) => {
       const root = packageRoot();
       const out = join(root, 'build');

@@ -42,6 +42,19 @@ Exit codes:
 
 Set GRWARM_DEBUG=1 to print stack traces of errors.`;
 
+/** The top-level --help: the exit codes every command shares (train's --help has the full list). */
+export const GENERAL_EXIT_CODES_HELP = `
+Exit codes: 0 success, 1 runtime error (data, I/O, a diverged run), 2 usage or
+configuration error, 130/143 stopped by SIGINT/SIGTERM; each command's --help says
+what they mean for it. Set GRWARM_DEBUG=1 to print stack traces of errors.`;
+
+/** The end of a command's --help other than train's: its own exit codes, in one or two lines. */
+export function exitHelp(codes: string): string {
+  return `
+Exit: ${codes}.
+Set GRWARM_DEBUG=1 to print stack traces of errors.`;
+}
+
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;

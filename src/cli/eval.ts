@@ -27,9 +27,10 @@ import {
 } from '../train/checkpoint.js';
 import { CheckpointError, UsageError } from '../train/errors.js';
 import { evaluateDataset } from '../train/evaluate.js';
+import { setImageLoadLog } from '../data/index.js';
 import { checkDataSettings, loadRunData, modelConfigFor } from '../train/plan.js';
 import { formatAccuracy, formatPercent } from '../train/progress.js';
-import { EXIT, EXIT_CODES_HELP, warnIfOversubscribed, type CliIO } from './common.js';
+import { EXIT, exitHelp, warnIfOversubscribed, type CliIO } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
 
 /** Config fields `eval` accepts as flags. */
@@ -41,6 +42,11 @@ const EVAL_KEYS: readonly ConfigKey[] = [
   'dataDir',
   'syntheticTrain',
   'syntheticTest',
+  'imageSize',
+  'evalCropPad',
+  'dataWorkers',
+  'decodedCache',
+  'skipBadImages',
   'seed',
   'threads',
   'device',
@@ -80,7 +86,7 @@ export function evalCommand(io: CliIO, setExit: (code: number) => void): Command
 The epoch shown for a training checkpoint is the epoch its last update belongs to,
 counted from 1 as in train.log and summary.json (a checkpoint after update 200 of a
 run with 937 steps per epoch is "epoch 1 at 200 of its 937 steps").
-${EXIT_CODES_HELP}`,
+${exitHelp('0 evaluated, 1 runtime error (data files, I/O), 2 usage error: bad option, unusable\ncheckpoint or config')}`,
     )
     .action(async (flags: Record<string, unknown>) => {
       setExit(await runEval(io, flags));
@@ -145,10 +151,12 @@ async function runEval(io: CliIO, flags: Record<string, unknown>): Promise<numbe
   }
   warnIfOversubscribed(io, cfg.threads, sources.threads);
   setThreads(cfg.threads);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
 
   let data;
   try {
-    data = loadRunData({ ...cfg, valFraction: 0 });
+    // The test split only: image-folder sets then skip decoding the training images.
+    data = loadRunData({ ...cfg, valFraction: 0, trainSubset: undefined }, { testOnly: true });
   } catch (err) {
     throw err instanceof ConfigError ? relabelIssues(err, sources) : err;
   }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { backendInfo, resolveDevice, type Device } from '../backend.js';
 import { DEVICES } from '../config/schema.js';
 import { presetParamCount, VIT_PRESETS, type VitPreset } from '../model/presets.js';
-import { EXIT, EXIT_CODES_HELP, packageVersion, type CliIO } from './common.js';
+import { EXIT, exitHelp, packageVersion, type CliIO } from './common.js';
 
 export function infoCommand(io: CliIO, setExit: (code: number) => void): Command {
   return new Command('info')
@@ -13,7 +13,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
     .addOption(
       new Option('--device <device>', 'check that this device can run here (exit 1 with the reason if not)').choices([...DEVICES]),
     )
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText('after', exitHelp('0, or 1 when --device names a device that cannot run here; 2 bad option'))
     .action((flags: { json?: boolean; device?: Device }) => {
       const b = backendInfo();
       const info = {

@@ -1,12 +1,12 @@
 // `grwarm-native theory`: the adaptive-learning-rate variance Var ψ(t; γ), closed form vs Monte Carlo.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeOutputDir } from '../io/out-dir.js';
 import { theoryCsv, theoryHtml, theoryMarkdown, theorySvgs } from '../theory/report.js';
 import { DEFAULT_GAMMAS, DEFAULT_TS, theoryGrid } from '../theory/variance.js';
 import { UsageError } from '../train/errors.js';
-import { EXIT, EXIT_CODES_HELP, type CliIO } from './common.js';
+import { EXIT, exitHelp, type CliIO } from './common.js';
 
 interface TheoryFlags {
   out?: string;
@@ -48,7 +48,7 @@ export function theoryCommand(io: CliIO, setExit: (code: number) => void): Comma
     .addOption(new Option('--sigma1 <x>', 'variance of the first gradient').default('1'))
     .addOption(new Option('--t <list>', `steps t (comma-separated; default ${DEFAULT_TS.join(',')})`))
     .addOption(new Option('--gamma <list>', `decay rates γ (comma-separated; default ${DEFAULT_GAMMAS.join(',')})`))
-    .addHelpText('after', EXIT_CODES_HELP)
+    .addHelpText('after', exitHelp('0 written, 1 I/O error (disk full, ...), 2 bad option or an --out that cannot be created'))
     .action((flags: TheoryFlags) => {
       const samples = intOpt('--samples', flags.samples, 2000, 10, 10_000_000);
       const seed = intOpt('--seed', flags.seed, 0, 0, 2 ** 32 - 1);
@@ -58,7 +58,7 @@ export function theoryCommand(io: CliIO, setExit: (code: number) => void): Comma
       const gammas = numList('--gamma', flags.gamma, DEFAULT_GAMMAS, false);
       const g = theoryGrid({ ts, gammas, samples, seed, sigma1 });
       const out = flags.out ?? 'theory';
-      mkdirSync(out, { recursive: true });
+      makeOutputDir('--out', out);
       const files: [string, string][] = [
         ['theory.html', theoryHtml(g)],
         ['theory.csv', theoryCsv(g)],

@@ -27,7 +27,9 @@ import {
   type Distributed,
 } from '../distributed/index.js';
 import { readCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.js';
+import { checkResume } from '../train/resume-check.js';
 import { UsageError } from '../train/errors.js';
+import { setImageLoadLog } from '../data/index.js';
 import { prepareRun, StopController, trainRun, type PreparedRun, type StopSignalName } from '../train/loop.js';
 import { checkDataSettings, RESUME_OVERRIDABLE } from '../train/plan.js';
 import { Progress, type ProgressMode } from '../train/progress.js';
@@ -50,6 +52,7 @@ import {
   type CliIO,
 } from './common.js';
 import { addConfigOptions, configOverrides } from './config-options.js';
+import { watchLifeline } from './lifeline.js';
 
 interface TrainFlags {
   preset?: string;
@@ -101,7 +104,9 @@ Output (progress lines, epoch lines, <run dir>/metrics.jsonl):
            evaluations still to come
   summary.json: "status": "complete" with the final and best test error, or
            "interrupted" (Ctrl-C/SIGTERM) with the step reached, the best test
-           error so far, the checkpoint and the command to resume.`;
+           error so far, the checkpoint and the command to resume.
+  summary.csv: one row per epoch (timm's columns first); --tensorboard: event
+           files in <run dir>/tensorboard/. See docs/run-directory.md.`;
 
 export function trainCommand(io: CliIO, setExit: (code: number) => void): Command {
   const cmd = new Command('train')
@@ -258,7 +263,7 @@ function setupNewRun(io: CliIO, flags: TrainFlags, overrides: Partial<Record<Con
  * chosen is the newest one under the lock) or, with `--out-dir` elsewhere, into a new one.
  * A run directory without a checkpoint but with a config.json restarts from step 0.
  */
-function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<ConfigKey, unknown>>, preload = true): Setup {
+function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<ConfigKey, unknown>>, preload = true, worldSize = 1): Setup {
   const outFlag = typeof overrides.outDir === 'string' ? resolveOutDir(overrides.outDir) : undefined;
   let where = locateResume(resumePath);
   const own = where.runDir;
@@ -271,6 +276,8 @@ function setupResume(io: CliIO, resumePath: string, overrides: Partial<Record<Co
     let baseSource: string;
     if (where.checkpoint !== undefined) {
       resume = readCheckpoint(where.checkpoint);
+      // Before anything in the directory changes: the checkpoint must belong to this run.
+      if (inPlace) checkResume(own, where.checkpoint, resume.meta, worldSize);
       base = resume.meta.config;
       baseSource = `checkpoint ${where.checkpoint}`;
     } else {
@@ -306,6 +313,7 @@ async function runTrain(io: CliIO, flags: TrainFlags): Promise<number> {
     return EXIT.OK;
   }
   const overrides = configOverrides(flags);
+  setImageLoadLog((text) => void io.stderr.write(`${text}\n`));
   if (flags.resume !== undefined && (flags.preset !== undefined || flags.config !== undefined)) {
     throw new UsageError(
       `--resume takes the config from the checkpoint; it cannot be combined with ${flags.preset !== undefined ? '--preset' : '--config'}`,
@@ -361,7 +369,7 @@ async function runDistributed(
     if (dist.isRoot) {
       try {
         setup =
-          flags.resume !== undefined ? setupResume(io, flags.resume, overrides, false) : setupNewRun(io, flags, overrides, false);
+          flags.resume !== undefined ? setupResume(io, flags.resume, overrides, false, dist.size) : setupNewRun(io, flags, overrides, false);
         mine = { ok: true, config: setup.config, runDir: setup.runDir, resumed: setup.resume !== undefined };
       } catch (err) {
         const code = reportError(io, err);
@@ -475,7 +483,10 @@ function setupConfigOnlySafe(flags: TrainFlags, overrides: Partial<Record<Config
 
 async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: string, dist?: Distributed): Promise<number> {
   const { config, runDir, resume, sources, prepared } = setup;
-  const mode: ProgressMode = flags.json ? 'json' : flags.quiet ? 'quiet' : io.stdout.isTTY ? 'tty' : 'plain';
+  // In place redraws (`\r`, ESC[K) only on a terminal of its own: not under an MPI launcher
+  // (which may hand ranks a pseudo-terminal and merges their output) or a dumb terminal.
+  const inPlace = io.stdout.isTTY === true && dist === undefined && !underMpi(io.env) && io.env?.TERM !== 'dumb';
+  const mode: ProgressMode = flags.json ? 'json' : flags.quiet ? 'quiet' : inPlace ? 'tty' : 'plain';
   // Ranks other than 0 print only errors (rank 0 reports the run).
   const silent = dist !== undefined && !dist.isRoot;
   const progress = silent
@@ -512,6 +523,15 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   }
+  // A sweep's cell: stop (with a checkpoint) when the sweep is gone; see lifeline.ts.
+  const unwatchLifeline = handleSignals
+    ? watchLifeline(io.env, () => {
+        if (stop.requested !== undefined) return;
+        progress.clear();
+        stop.request('SIGTERM');
+        io.stderr.write('\nthe sweep that started this run is gone (its lifeline pipe closed): finishing the current step, then writing a checkpoint\n');
+      })
+    : () => {};
   try {
     const onStep = io.onStep;
     const result = await trainRun({
@@ -550,11 +570,18 @@ async function trainInDir(io: CliIO, flags: TrainFlags, setup: Setup, version: s
     }
   } finally {
     progress.clear();
+    unwatchLifeline();
     if (handleSignals) {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
     }
   }
+}
+
+/** True when launched as a rank of mpirun/srun (their environment variables). */
+function underMpi(env: NodeJS.ProcessEnv | Record<string, string | undefined> | undefined): boolean {
+  const e = env ?? process.env;
+  return ['OMPI_COMM_WORLD_SIZE', 'PMI_SIZE', 'PMIX_RANK', 'MPI_LOCALNRANKS', 'SLURM_PROCID'].some((k) => e[k] !== undefined);
 }
 
 /** A writable that drops everything (the progress display of ranks other than 0). */

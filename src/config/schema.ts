@@ -20,8 +20,12 @@ import { z } from 'zod';
 export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b', 'swin-micro', 'swin-t', 'swin-s', 'swin-b', 'swin-t-cifar',
   'cait-micro', 'cait-xxs12', 'cait-xxs24', 'cait-xs12', 'cait-s12', 'cait-xxs12-cifar', 'cait-xxs24-cifar', 'cait-xs12-cifar', 'cait-s12-cifar'] as const;
 export const GELUS = ['tanh', 'erf'] as const;
-export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist'] as const;
+export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet'] as const;
+/** Data sets decoded from image files (src/data/images/): any --image-size, Inception-crop augmentation. */
+export const IMAGE_FOLDER_DATASETS: readonly DatasetName[] = ['imagefolder', 'tinyimagenet', 'imagenet'];
 export const OPTIMIZERS = ['adam', 'rmsprop', 'sgd'] as const;
+/** Optimizer names accepted: adamw is another name of adam, which already decouples its weight decay (AdamW). */
+export const OPTIMIZER_NAMES = [...OPTIMIZERS, 'adamw'] as const;
 export const WD_MASKS = ['all', 'timm'] as const;
 export const SCHEDULES = ['paper', 'warmup-cosine', 'constant'] as const;
 export const GR_POLICIES = ['none', 'gr', 'sam', 'r-warmup', 'lambda-warmup', 'zero-warmup'] as const;
@@ -69,6 +73,10 @@ export function isGrPolicy(gr: GrPolicy): boolean {
 const num = () => z.number();
 const int = () => z.number().int();
 const unit = () => z.number().gte(0).lt(1); // 0 <= x < 1
+/** `"500steps"`: a cadence counted in optimizer updates. */
+export const STEPS_CADENCE_RE = /^[1-9]\d{0,14}\s*steps?$/;
+/** A cadence: epochs (a number > 0; 0.25 = every quarter epoch) or `"<n>steps"`. */
+const cadence = () => z.union([num().gt(0).lte(1e9), z.string().regex(STEPS_CADENCE_RE)]);
 
 const fieldShape = {
   // model
@@ -89,9 +97,17 @@ const fieldShape = {
   testSubset: int().gte(1).lte(MAX_IMAGES).optional(),
   augment: z.boolean().default(true),
   valFraction: unit().default(0),
+  imageSize: int().gte(8).lte(1024).default(IMAGE_SIZE),
+  evalCropPad: int().gte(0).lte(1024).optional(),
+  dataWorkers: int().gte(1).lte(64).default(2),
+  decodedCache: z.string().min(1).optional(),
+  skipBadImages: z.boolean().default(false),
+  mixup: num().gte(0).lte(100).default(0),
+  randAugment: int().gte(0).lte(4).default(0),
+  randAugmentMagnitude: int().gte(0).lte(30).default(9),
 
   // optimisation
-  optimizer: z.enum(OPTIMIZERS).default('adam'),
+  optimizer: z.enum(OPTIMIZER_NAMES).default('adam').transform((o): OptimizerName => (o === 'adamw' ? 'adam' : o)),
   lr: num().gt(0).default(1e-3),
   beta1: unit().default(0.9),
   beta2: unit().default(0.999),
@@ -106,6 +122,8 @@ const fieldShape = {
   labelSmoothing: unit().default(0),
   schedule: z.enum(SCHEDULES).default('paper'),
   warmupEpochs: num().gte(0).default(1),
+  /** Absent → from warmupEpochs. Set → the warmup in updates (overrides warmupEpochs). */
+  warmupSteps: int().gte(0).optional(),
   epochs: int().gte(1).default(5),
   steps: int().gte(1).optional(),
   batchSize: int().gte(1).lte(MAX_BATCH).default(64),
@@ -114,6 +132,8 @@ const fieldShape = {
   gr: z.enum(GR_POLICIES).default('zero-warmup'),
   lambda: num().gte(0).default(0.1),
   r: num().gte(0).default(0.1),
+  /** 0: the GR ramps count the optimizer step from 0 (the authors' code: r = λ = 0 at the first update); 1: from 1. */
+  grStepOrigin: int().refine((v) => v === 0 || v === 1).default(0),
   perturbation: z.enum(PERTURBATIONS).default('global'),
   perturbationShards: int().gte(1).lte(MAX_BATCH).default(1),
 
@@ -123,10 +143,13 @@ const fieldShape = {
   device: z.enum(DEVICES).default('auto'),
   precision: z.enum(PRECISIONS).default('float32').transform((p) => PRECISION_CANONICAL[p]),
   outDir: z.string().min(1).default(`runs/${TIMESTAMP_PLACEHOLDER}`),
-  checkpointEvery: int().gte(1).default(1),
+  checkpointEvery: cadence().default(1),
   keepLast: int().gte(1).default(2),
-  evalEvery: int().gte(1).default(1),
+  evalEvery: cadence().default(1),
   logEvery: int().gte(1).default(20),
+  /** Absent → no time-based checkpoints. */
+  checkpointMinutes: num().gt(0).optional(),
+  tensorboard: z.boolean().default(false),
 };
 
 /** Every configuration key, in table order. */
@@ -180,21 +203,6 @@ const grRule = rule(['gr', 'lambda', 'r'], (cfg, ctx) => {
   }
 });
 
-const warmupRule = rule(['warmupEpochs', 'epochs', 'steps'], (cfg, ctx) => {
-  // With `steps` set the run length is counted in steps and the warmup (in epochs) can only
-  // be compared once the data set (steps per epoch) is known: checked by the trainer.
-  if (cfg.steps !== undefined) return;
-  if (cfg.warmupEpochs > cfg.epochs) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['warmupEpochs'],
-      input: cfg.warmupEpochs,
-      params: { configRule: true },
-      message: `got ${formatValue(cfg.warmupEpochs)}, expected at most epochs = ${formatValue(cfg.epochs)}`,
-    });
-  }
-});
-
 const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cfg, ctx) => {
   if (typeof cfg.perturbationShards !== 'number' || cfg.perturbationShards === 1) return;
   if (cfg.perturbation !== 'local') {
@@ -218,6 +226,33 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
   }
 });
 
+const imageSizeRule = rule(['imageSize', 'patchSize', 'dataset', 'mixup', 'randAugment'], (cfg, ctx) => {
+  if (typeof cfg.imageSize !== 'number') return;
+  for (const key of ['mixup', 'randAugment'] as const) {
+    if (cfg[key] > 0 && !IMAGE_FOLDER_DATASETS.includes(cfg.dataset)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [key],
+        input: cfg[key],
+        params: { configRule: true },
+        message: `got ${cfg[key]}, but ${key} is implemented for the image-folder data sets (${IMAGE_FOLDER_DATASETS.join(', ')}) only; data set is ${formatValue(cfg.dataset)}`,
+      });
+    }
+  }
+  const folder = IMAGE_FOLDER_DATASETS.includes(cfg.dataset);
+  if (cfg.imageSize % cfg.patchSize !== 0 || (!folder && cfg.imageSize !== IMAGE_SIZE)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['imageSize'],
+      input: cfg.imageSize,
+      params: { configRule: true },
+      message: folder
+        ? `got ${cfg.imageSize}, expected a multiple of patchSize = ${cfg.patchSize}`
+        : `got ${cfg.imageSize}, but data set ${formatValue(cfg.dataset)} has ${IMAGE_SIZE} px images; other sizes need an image-folder data set (${IMAGE_FOLDER_DATASETS.join(', ')})`,
+    });
+  }
+});
+
 /**
  * The run configuration schema. Input: any subset of the fields (strict: unknown keys are
  * errors). Output: every field resolved (`momentum` from the optimizer when absent).
@@ -225,7 +260,7 @@ const shardsRule = rule(['perturbation', 'perturbationShards', 'batchSize'], (cf
  */
 export const RunConfigSchema = z
   .strictObject(fieldShape)
-  .check(grRule, warmupRule, shardsRule)
+  .check(grRule, shardsRule, imageSizeRule)
   .transform((cfg) => ({ ...cfg, momentum: cfg.momentum ?? defaultMomentum(cfg.optimizer) }));
 
 /** A fully-resolved run configuration. */
@@ -280,6 +315,7 @@ const NONNEG = 'a number >= 0';
 const intAtLeast = (n: number) => `an integer >= ${n}`;
 const intFromTo = (lo: number, hi: number) => `an integer from ${lo} to ${hi}`;
 const BOOL = 'true or false';
+const CADENCE = 'a number of epochs > 0 (0.25 = every quarter epoch) or "<n>steps" (e.g. "500steps")';
 const NONEMPTY = 'a non-empty string';
 
 type Row = Omit<FieldSpec, 'key' | 'flag' | 'defaultText'> & { defaultText?: string };
@@ -311,9 +347,25 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'training augmentation: reflect-pad 4, random 32x32 crop, horizontal flip' },
   valFraction: { group: 'data', kind: 'number', valueName: '<f>', expected: UNIT,
     description: 'fraction of the training set held out for validation' },
+  imageSize: { group: 'data', kind: 'integer', valueName: '<px>', expected: 'an integer from 8 to 1024, a multiple of the patch size',
+    description: `model input side in pixels; image-folder data sets are brought to it, the others are ${IMAGE_SIZE} px` },
+  evalCropPad: { group: 'data', kind: 'integer', valueName: '<px>', expected: intFromTo(0, 1024), defaultText: 'size/4 up to 64 px, then 32',
+    description: 'image-folder sets: evaluation centre crop of side size/(size+pad)*min(h,w); training crops come from images stored at size+pad' },
+  dataWorkers: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(1, 64),
+    description: 'image-folder sets: worker threads decoding images (results do not depend on it)' },
+  decodedCache: { group: 'data', kind: 'string', valueName: '<dir>', expected: NONEMPTY, defaultText: '(none)',
+    description: 'image-folder sets: keep decoded images in this folder and reuse them in later runs (rebuilt when files or settings change)' },
+  mixup: { group: 'data', kind: 'number', valueName: '<alpha>', expected: 'a number from 0 to 100',
+    description: 'image-folder sets: mixup with lambda ~ Beta(alpha, alpha), labels drawn with probability lambda (same expected loss as soft targets); 0 = off' },
+  randAugment: { group: 'data', kind: 'integer', valueName: '<n>', expected: intFromTo(0, 4),
+    description: 'image-folder sets: RandAugment with n ops per training image (torchvision\'s 14 ops, 31 magnitude bins); 0 = off' },
+  randAugmentMagnitude: { group: 'data', kind: 'integer', valueName: '<m>', expected: intFromTo(0, 30),
+    description: 'RandAugment magnitude bin, 0 to 30 (9 in the authors\' code)' },
+  skipBadImages: { group: 'data', kind: 'boolean', expected: BOOL,
+    description: 'image-folder sets: skip and count unreadable, corrupt or non-image files (and empty class folders) instead of stopping' },
 
-  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZERS, valueName: '<name>', expected: oneOf(OPTIMIZERS),
-    description: 'base optimizer (decoupled weight decay for all three)' },
+  optimizer: { group: 'optimisation', kind: 'enum', choices: OPTIMIZER_NAMES, valueName: '<name>', expected: oneOf(OPTIMIZER_NAMES),
+    description: 'base optimizer (decoupled weight decay for all three; adamw is another name of adam, recorded as adam)' },
   lr: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: POS,
     description: 'base (peak) learning rate' },
   beta1: { group: 'optimisation', kind: 'number', valueName: '<x>', expected: UNIT,
@@ -340,6 +392,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'learning-rate schedule: paper (warmup x cosine over the whole run), warmup-cosine, constant' },
   warmupEpochs: { group: 'optimisation', kind: 'number', valueName: '<n>', expected: NONNEG,
     description: 'warmup length in epochs (learning rate and GR warmup)' },
+  warmupSteps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(0), defaultText: '(from warmup-epochs)',
+    description: 'warmup length in optimizer steps; overrides --warmup-epochs when set' },
   epochs: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'number of training epochs' },
   steps: { group: 'optimisation', kind: 'integer', valueName: '<n>', expected: intAtLeast(1), defaultText: '(from epochs)',
@@ -353,6 +407,8 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'GR strength lambda (alpha = lambda / r; ignored by sam, where alpha = 1)' },
   r: { group: 'gr', kind: 'number', valueName: '<x>', expected: NONNEG,
     description: 'GR / SAM perturbation radius r' },
+  grStepOrigin: { group: 'gr', kind: 'integer', choices: [0, 1], valueName: '<0|1>', expected: 'one of 0, 1',
+    description: 'step origin of the r-/lambda-warmup ramps min(1, s/Tw): 0 = s counts updates from 0 (the authors\' code: 0 at the first update), 1 = from 1' },
   perturbation: { group: 'gr', kind: 'enum', choices: PERTURBATIONS, valueName: '<mode>', expected: oneOf(PERTURBATIONS),
     description: 'global: one perturbation from the whole (global) batch; local: one per rank/shard (the paper\'s JAX code, SAM m-sharpness)' },
   perturbationShards: { group: 'gr', kind: 'integer', valueName: '<k>', expected: intFromTo(1, MAX_BATCH),
@@ -368,14 +424,18 @@ const rows: { [K in ConfigKey]: Row } = {
     description: 'float32; bfloat16 (bf16): mixed precision, bf16 GEMM inputs with float32 master weights, optimizer state and reductions (CPU; fastest with oneDNN on AMX/AVX512-BF16 CPUs, see `grwarm-native info`); float64: for checks. Checkpoints of float32 and bfloat16 runs are the same float32 safetensors' },
   outDir: { group: 'run', kind: 'string', valueName: '<dir>', expected: NONEMPTY,
     description: `run directory; ${TIMESTAMP_PLACEHOLDER} is replaced by the start time` },
-  checkpointEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
-    description: 'epochs between checkpoints' },
+  checkpointEvery: { group: 'run', kind: 'number', valueName: '<n>', expected: CADENCE,
+    description: 'checkpoint cadence: epochs (2), a fraction of an epoch (0.25) or steps (500steps); always at the end' },
   keepLast: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'number of most recent checkpoints kept' },
-  evalEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
-    description: 'epochs between test-set evaluations' },
+  evalEvery: { group: 'run', kind: 'number', valueName: '<n>', expected: CADENCE,
+    description: 'evaluation cadence (test and validation sets): epochs (2), a fraction of an epoch (0.25) or steps (500steps); always at the end' },
   logEvery: { group: 'run', kind: 'integer', valueName: '<n>', expected: intAtLeast(1),
     description: 'steps between progress lines' },
+  checkpointMinutes: { group: 'run', kind: 'number', valueName: '<min>', expected: POS, defaultText: '(off)',
+    description: 'also write a checkpoint when this many minutes passed since the last one' },
+  tensorboard: { group: 'run', kind: 'boolean', expected: BOOL,
+    description: 'write TensorBoard event files to <run dir>/tensorboard/ (losses, accuracies, lr, lambda, r, |g1|, step time)' },
 };
 
 const DEFAULTS_FOR_DOCS: Record<string, unknown> = RunConfigSchema.parse({});
@@ -467,7 +527,7 @@ const ALIASES: Record<string, ConfigKey> = {
   gradientclip: 'clip',
   numepochs: 'epochs',
   warmup: 'warmupEpochs',
-  warmupsteps: 'warmupEpochs',
+  keepcheckpoints: 'keepLast',
   totalsteps: 'steps',
   maxsteps: 'steps',
   rho: 'r',

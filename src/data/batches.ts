@@ -11,7 +11,11 @@
  */
 import { deriveSeed, permutation, Rng } from '../util/rng.js';
 import { augmentInto, IDENTITY_AUG, normLut, PAD, type AugParams } from './augment.js';
-import { imageSize, type Dataset } from './types.js';
+import { cropResizeInto, randomResizedCrop } from './images/augment.js';
+import { AugmentPool, type AugmentJob } from './images/augment-pool.js';
+import { betaSymmetric, mixPartner } from './images/mixup.js';
+import { drawRandAugment } from './images/randaugment.js';
+import { imageSize, type Dataset, type ImageStore } from './types.js';
 
 /** Stream id for augmentation draws (deriveSeed(seed, epoch, index, AUG_STREAM)). */
 export const AUG_STREAM = 1;
@@ -115,6 +119,11 @@ export function makeTrainBatch(ds: Dataset, spec: TrainBatchSpec, out?: Batch): 
   const size = imageSize(ds);
   const rng = spec.augment ? new Rng(deriveSeed(seed, epoch, index, AUG_STREAM)) : undefined;
   const aug: AugParams = { ...IDENTITY_AUG };
+  if (rng && ds.store) {
+    imageFolderBatch(ds, ds.store, rng, order.subarray(index * batchSize, (index + 1) * batchSize), first, count, b);
+    b.count = count;
+    return b;
+  }
   for (let j = 0; j < first + count; j++) {
     const n = order[index * batchSize + j];
     if (rng) {
@@ -186,4 +195,72 @@ function checkBuffers(b: Batch, ds: Dataset, batchSize: number): void {
 
 function sameNumbers(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+const augmentPools = new WeakMap<ImageStore, AugmentPool>();
+
+/**
+ * Image-folder sets: Inception crop of each stored image, bicubic resize, flip, and mixup when
+ * the store asks for it (docs/data.md). The draws are made in sample order on this thread: the
+ * crops of samples [0, first + count) (of the whole batch with mixup, whose partners may lie in
+ * another rank's shard), then λ and each sample's label draw. The pixels are computed by the
+ * store's worker pool when it has more than one worker (the same floats either way).
+ */
+function imageFolderBatch(ds: Dataset, store: ImageStore, rng: Rng, batch: Int32Array, first: number, count: number, b: Batch): void {
+  const alpha = store.mixup ?? 0;
+  const drawn = alpha > 0 ? batch.length : first + count;
+  const jobs: AugmentJob[] = [];
+  for (let j = 0; j < drawn; j++) {
+    const box = randomResizedCrop(rng, store.side, store.side);
+    const flip = rng.nextInt(2) === 1;
+    const ra = store.randAugment && store.randAugment.n > 0 ? drawRandAugment(rng, store.randAugment.n) : undefined;
+    jobs.push({ index: batch[j], box, flip, ra });
+  }
+  const size = imageSize(ds);
+  if (alpha <= 0) {
+    const own = jobs.slice(first);
+    own.forEach((job, i) => (b.labels[i] = ds.labels[job.index]));
+    cropBatch(ds, store, own, b.images);
+    return;
+  }
+  const lam = betaSymmetric(rng, alpha);
+  const keep = Array.from({ length: batch.length }, () => rng.nextFloat() < lam);
+  // Own samples and their partners, each computed once.
+  const need = new Map<number, number>();
+  for (let j = first; j < first + count; j++) {
+    for (const p of [j, mixPartner(j, batch.length)]) if (!need.has(p)) need.set(p, need.size);
+  }
+  const positions = [...need.keys()];
+  const crops = new Float32Array(positions.length * size);
+  cropBatch(ds, store, positions.map((p) => jobs[p]), crops);
+  for (let j = first; j < first + count; j++) {
+    const p = mixPartner(j, batch.length);
+    const a = need.get(j)! * size;
+    const c = need.get(p)! * size;
+    const o = (j - first) * size;
+    for (let k = 0; k < size; k++) b.images[o + k] = lam * crops[a + k] + (1 - lam) * crops[c + k];
+    b.labels[j - first] = ds.labels[keep[j] ? batch[j] : batch[p]];
+  }
+}
+
+/** Crops of `jobs` into out[0...], by the store's worker pool when it has more than one worker. */
+function cropBatch(ds: Dataset, store: ImageStore, jobs: AugmentJob[], out: Float32Array): void {
+  const size = imageSize(ds);
+  const workers = store.workers ?? 1;
+  if (workers > 1 && store.pixels.buffer instanceof SharedArrayBuffer) {
+    let pool = augmentPools.get(store);
+    if (!pool || !pool.fits(jobs.length, ds.height)) {
+      pool?.close();
+      pool = new AugmentPool(store.pixels, store.side, jobs.length, ds.height, workers);
+      augmentPools.set(store, pool);
+    }
+    pool.run(jobs, ds.mean, ds.std, out, 0, store.randAugment?.magnitude ?? 0);
+    return;
+  }
+  const storeBytes = ds.channels * store.side * store.side;
+  const magnitude = store.randAugment?.magnitude ?? 0;
+  jobs.forEach((job, i) => {
+    const ra = job.ra ? { ops: job.ra, magnitude } : undefined;
+    cropResizeInto(store.pixels, job.index * storeBytes, store.side, job.box, ds.height, job.flip, ds.mean, ds.std, out, i * size, ra);
+  });
 }

@@ -14,7 +14,17 @@ function subset(ds: Dataset, idx: Int32Array, name: string): Dataset {
     labels[i] = ds.labels[n];
   });
   // Keep the full training set's normalisation statistics for both parts.
-  return { ...ds, name, images, labels, count: idx.length, mean: ds.mean.slice(), std: ds.std.slice() };
+  const out: Dataset = { ...ds, name, images, labels, count: idx.length, mean: ds.mean.slice(), std: ds.std.slice() };
+  if (ds.store) out.store = subsetStore(ds.store, idx);
+  return out;
+}
+
+function subsetStore(store: NonNullable<Dataset['store']>, idx: Int32Array): NonNullable<Dataset['store']> {
+  const size = 3 * store.side * store.side;
+  // Shared memory, so the subset can still use the augmentation worker pool.
+  const pixels = new Uint8Array(new SharedArrayBuffer(idx.length * size));
+  idx.forEach((n, i) => pixels.set(store.pixels.subarray(n * size, (n + 1) * size), i * size));
+  return { side: store.side, pixels, workers: store.workers, mixup: store.mixup, randAugment: store.randAugment };
 }
 
 /**

@@ -9,7 +9,7 @@ import { FileSystemError, isErrnoError } from './fs-errors.js';
 /** Name of the temp file used while writing `path`; exported so tests can look for leftovers. */
 export const TEMP_INFIX = '.tmp-';
 
-function tempPathFor(path: string): string {
+export function tempPathFor(path: string): string {
   // pid + random: two processes (or two writes in one process) never share a temp file.
   return `${path}${TEMP_INFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
 }

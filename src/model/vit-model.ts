@@ -2,11 +2,14 @@
 // forward/backward and evaluation on a native backend (CPU or CUDA), safetensors checkpoints.
 //
 // Host-copy protocol: the parameters, gradients and optimizer state live in backend memory
-// (device memory on CUDA). This object never holds a view into it: `params`, `grads` and
-// `optimizerState()` are host copies refreshed lazily (a generation counter says when the
-// model changed), and every write goes through a method that copies into the model
-// (`setParams`, `setParam`, `setTensors`, `setGrads`, `setOptimizerState`, `loadSafetensors`).
-// Writes while an async call is in flight are refused with a "busy" error.
+// (device memory on CUDA). This object never holds a view into it, and never hands out its own
+// cache: `params`, `param()`, `grads`, `grad()` and `optimizerState()` return arrays the caller
+// owns (copies from a private cache refreshed lazily; a generation counter says when the model
+// changed). Every write goes through a method that copies into the model (`setParams`,
+// `setParam`, `setTensors`, `editParams`, `setGrads`, `setOptimizerState`, `loadSafetensors`)
+// and is all-or-nothing: the new values are staged in a fresh array, pushed, and only once the
+// push succeeded does the cache become them. A write refused (busy: an async call is in
+// flight) or a callback that throws changes neither the model nor any copy.
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import {
   native,
@@ -92,33 +95,80 @@ export interface PassResult {
   count: number;
 }
 
+/**
+ * Which values of `data` are not finite once converted to the precision of a model's
+ * parameters (float32 for float32 and bfloat16 models): an F64 value beyond float32's range
+ * passes a finiteness check of the file but becomes Infinity in the model. Undefined when all
+ * are finite; else one phrase for an error message.
+ */
+export function notFiniteIn(precision: Precision, data: ArrayLike<number>): string | undefined {
+  const round = precision === 'float64' ? (v: number) => v : Math.fround;
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = round(data[i]);
+    if (v - v !== 0) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (first < 0) return undefined;
+  const type = precision === 'float64' ? 'float64' : 'float32';
+  return `${count} value${count === 1 ? '' : 's'} not finite as ${type}, the precision of this model's parameters (the first, at index ${first}, is ${data[first]})`;
+}
+
 /** Largest batch evaluate/predict sends to the native side at once (bounds activation memory). */
 const EVAL_CHUNK = 256;
 
-/** A host copy of one flat buffer, refreshed when the model's generation moves on. */
+/**
+ * The private host cache of one flat buffer. It is never handed out: readers get copies
+ * (`copy`), writers stage a whole new buffer and `commit` it, so a refused or failed write leaves
+ * the cache and the model as they were.
+ */
 class HostCopy {
   private gen = -1;
+  private cache: FloatArray;
   constructor(
-    readonly data: FloatArray,
     private readonly handle: NativeModelHandle,
     private readonly kind: NativeBufferKind,
-    private readonly slot = 0,
-  ) {}
-
-  /** The copy, pulled from the model if the model changed since the last pull. */
-  fresh(): FloatArray {
-    const g = this.handle.generation(this.kind);
-    if (g !== this.gen) {
-      this.handle.readBuffer(this.kind, this.slot, this.data);
-      this.gen = g;
-    }
-    return this.data;
+    private readonly make: () => FloatArray,
+  ) {
+    this.cache = make();
   }
 
-  /** Pushes `data` (after the caller changed it) and marks the copy current. */
-  push(): void {
-    this.handle.writeBuffer(this.kind, this.slot, this.data);
-    this.gen = this.handle.generation(this.kind);
+  /**
+   * The model's current values: the cache, pulled again if the model changed. Read-only.
+   * Refused while a call is in flight, like every native read: the call may be changing the
+   * buffer, and its generation counter with it.
+   */
+  current(): FloatArray {
+    if (this.handle.busy()) throw new Error(`${this.kind}: the model is busy with another call; await it first`);
+    const g = this.handle.generation(this.kind);
+    if (g !== this.gen) {
+      this.handle.readBuffer(this.kind, 0, this.cache);
+      this.gen = g;
+    }
+    return this.cache;
+  }
+
+  /** A copy of elements [begin, end) of the current values, owned by the caller. */
+  copy(begin = 0, end?: number): FloatArray {
+    return this.current().slice(begin, end);
+  }
+
+  /**
+   * Pushes `staged` (a whole buffer) into the model. A refused push (busy) throws and changes
+   * nothing. With `adopt` (the caller made `staged` and keeps no reference to it) it becomes
+   * the cache; otherwise someone else may still hold it, so the next read pulls again.
+   */
+  commit(staged: FloatArray, adopt: boolean): void {
+    this.handle.writeBuffer(this.kind, 0, staged);
+    if (adopt) {
+      this.cache = staged;
+      this.gen = this.handle.generation(this.kind);
+    } else {
+      this.gen = -1;
+    }
   }
 }
 
@@ -157,22 +207,23 @@ export class VitModel {
     this.byName = new Map(this.tensors.map((t) => [t.name, t]));
     const last = this.tensors[this.tensors.length - 1];
     this.numParams = last.offset + last.size;
-    this.paramCopy = new HostCopy(this.newFlat(), this.handle, 'params');
-    this.gradCopy = new HostCopy(this.newFlat(), this.handle, 'grads');
+    this.paramCopy = new HostCopy(this.handle, 'params', () => this.newFlat());
+    this.gradCopy = new HostCopy(this.handle, 'grads', () => this.newFlat());
   }
 
   /**
-   * A host copy of the whole flat parameter buffer, current as of this call (pulled from the
-   * model when it changed). Read-only by contract: changing it does not change the model;
-   * write with `setParams`, `setParam`, `setTensors` or `editParams`.
+   * A copy of the whole flat parameter buffer as of this call, owned by the caller: changing it
+   * changes nothing else (not the model, not a later `params`). Write with `setParams`,
+   * `setParam`, `setTensors` or `editParams`. Each read copies numParams values; read once and
+   * index the result rather than `model.params[i]` in a loop.
    */
   get params(): FloatArray {
-    return this.paramCopy.fresh();
+    return this.paramCopy.copy();
   }
 
-  /** A host copy of the flat gradient buffer (same layout as `params`); write with `setGrads`. */
+  /** A copy of the flat gradient buffer (same layout as `params`), owned by the caller; write with `setGrads`. */
   get grads(): FloatArray {
-    return this.gradCopy.fresh();
+    return this.gradCopy.copy();
   }
 
   /** Shape of a parameter tensor (PyTorch order: Linear weights are [out, in]). */
@@ -180,34 +231,36 @@ export class VitModel {
     return [...this.info(name).shape];
   }
 
-  /** One parameter tensor, by timm name: a view into the host copy `params` (read-only). */
+  /** One parameter tensor, by timm name: a copy owned by the caller (a later step does not change it). */
   param(name: string): FloatArray {
     const t = this.info(name);
-    return this.params.subarray(t.offset, t.offset + t.size);
+    return this.paramCopy.copy(t.offset, t.offset + t.size);
   }
 
-  /** The gradient of one tensor, by timm name: a view into the host copy `grads`. */
+  /** The gradient of one tensor, by timm name: a copy owned by the caller. */
   grad(name: string): FloatArray {
     const t = this.info(name);
-    return this.grads.subarray(t.offset, t.offset + t.size);
+    return this.gradCopy.copy(t.offset, t.offset + t.size);
   }
 
-  /** Replaces every parameter with `values` (numParams numbers, the layout of `params`). */
+  /**
+   * Replaces every parameter with `values` (numParams numbers, the layout of `params`). All or
+   * nothing: refused while the model is busy, and then nothing changes.
+   */
   setParams(values: ArrayLike<number>): void {
     this.checkFlat(values, 'setParams');
-    const host = this.paramCopy.data;
-    host.set(values);
-    this.paramCopy.push();
+    this.paramCopy.commit(this.newFlat(values), true);
   }
 
-  /** Replaces one parameter tensor, by timm name. */
+  /** Replaces one parameter tensor, by timm name (all or nothing, like `setTensors`). */
   setParam(name: string, values: ArrayLike<number>): void {
     this.setTensors(new Map([[name, values]]));
   }
 
   /**
    * Replaces the named parameter tensors (the others keep their values) in one copy into the
-   * model. Every name and length is checked before anything is written.
+   * model. Every name and length is checked before anything is written; a refused write
+   * (busy) changes nothing.
    */
   setTensors(values: ReadonlyMap<string, ArrayLike<number>>): void {
     for (const [name, v] of values) {
@@ -216,23 +269,25 @@ export class VitModel {
         throw new RangeError(`parameter "${name}": expected ${t.size} values (shape [${t.shape.join(', ')}]), got ${v.length}`);
       }
     }
-    const host = this.paramCopy.fresh();
-    for (const [name, v] of values) host.set(v, this.info(name).offset);
-    this.paramCopy.push();
+    const staged = this.paramCopy.copy();
+    for (const [name, v] of values) staged.set(v, this.info(name).offset);
+    this.paramCopy.commit(staged, true);
   }
 
-  /** Lets `edit` change a current host copy of the parameters, then copies it into the model. */
+  /**
+   * Lets `edit` change a copy of the current parameters, then copies it into the model. If
+   * `edit` throws, or the write is refused (busy), the model and every copy stay as they were.
+   */
   editParams(edit: (params: FloatArray) => void): void {
-    const host = this.paramCopy.fresh();
-    edit(host);
-    this.paramCopy.push();
+    const staged = this.paramCopy.copy();
+    edit(staged);
+    this.paramCopy.commit(staged, false); // `edit` may have kept a reference to it
   }
 
-  /** Replaces the gradient buffer (for hand-written steps: `applyOptimizer` uses it). */
+  /** Replaces the gradient buffer (for hand-written steps: `applyOptimizer` uses it); all or nothing. */
   setGrads(values: ArrayLike<number>): void {
     this.checkFlat(values, 'setGrads');
-    this.gradCopy.data.set(values);
-    this.gradCopy.push();
+    this.gradCopy.commit(this.newFlat(values), true);
   }
 
   /** Global L2 norm of all parameters. */
@@ -369,7 +424,7 @@ export class VitModel {
   /** Writes the parameters as safetensors with timm names (loads in PyTorch/timm). */
   saveSafetensors(path: string, metadata: Record<string, string> = {}, extra: TensorToWrite[] = []): void {
     const dtype = this.precision === 'float64' ? 'F64' : 'F32';
-    const params = this.params;
+    const params = this.paramCopy.current(); // read here, written out before anything can change it
     const tensors: TensorToWrite[] = this.tensors.map((t) => ({
       name: t.name,
       dtype,
@@ -381,7 +436,8 @@ export class VitModel {
 
   /**
    * Loads parameters from a safetensors file. Every model tensor must be present with its
-   * exact shape and finite values; F32 and F64 are accepted. Tensors whose names start with
+   * exact shape and values that are finite in the model's precision (an F64 1e300 is refused
+   * by a float32 model); F32 and F64 are accepted. Tensors whose names start with
    * one of `ignorePrefixes` (e.g. optimizer state in a checkpoint) are skipped; any other extra
    * tensor is an error. Nothing is written unless the whole file matches. Returns the metadata.
    */
@@ -400,6 +456,8 @@ export class VitModel {
       if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
         problems.push(`tensor "${t.name}": shape [${s.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
       }
+      const bad = notFiniteIn(this.precision, s.data as ArrayLike<number>);
+      if (bad) problems.push(`tensor "${t.name}" holds ${bad}`);
     }
     for (const name of file.tensors.keys()) {
       if (!this.byName.has(name) && !ignorePrefixes.some((p) => name.startsWith(p))) {

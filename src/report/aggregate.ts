@@ -12,9 +12,11 @@
  */
 import type { RunConfig } from '../config/index.js';
 import type { RunData } from './runs.js';
+import { RESUME_OVERRIDABLE } from '../train/plan.js';
 
 /** Keys that never separate settings (where/how a run was kept, not what it computed). */
-const RUN_ONLY = new Set(['outDir', 'threads', 'device', 'dataDir', 'checkpointEvery', 'keepLast', 'evalEvery', 'logEvery']);
+/** Keys that change how a run is carried out, never its numbers (one list: plan.ts). */
+const RUN_ONLY: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** Keys that separate the columns (policy) and the warmup, not the rows. */
 const COLUMN_KEYS = new Set(['gr', 'warmupEpochs', 'seed']);
 
@@ -71,7 +73,10 @@ const GR_ONLY = ['lambda', 'r'];
 
 function contextOf(cfg: RunConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg).sort(([a], [b]) => a.localeCompare(b))) {
+  // Runs made before grStepOrigin existed counted the GR ramps from 1.
+  const raw = cfg as unknown as Record<string, unknown>;
+  const withOrigin = raw.grStepOrigin === undefined ? { ...raw, grStepOrigin: 1 } : raw;
+  for (const [k, v] of Object.entries(withOrigin).sort(([a], [b]) => a.localeCompare(b))) {
     if (!RUN_ONLY.has(k) && !COLUMN_KEYS.has(k)) out[k] = cfg.gr === 'none' && GR_ONLY.includes(k) ? null : v;
   }
   return out;

@@ -2,12 +2,15 @@
  * `grwarm-native report RUNS_DIR`: the runs below a folder aggregated into the paper's table
  * shapes (Markdown, CSV) and a self-contained HTML page with inline SVG charts.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { aggregate, findSetting, pairedDiff, settingsOf, warmupsOf, type Aggregate } from './aggregate.js';
+import { aggregate, type Aggregate } from './aggregate.js';
+import { comparisons, type Comparison } from './comparisons.js';
+import { computeFindings } from './findings.js';
 import { chartGroups, type ChartGroup } from './charts.js';
-import { loadRuns, type RunData } from './runs.js';
+import { hasRunsCsv, isSummaryOnly, loadRunsCsv } from './csv-runs.js';
+import { findRunDirs, loadRuns, type RunData } from './runs.js';
 import { escapeXml } from './svg.js';
 import {
   differences,
@@ -17,7 +20,6 @@ import {
   table2,
   tableToMarkdown,
   toCsv,
-  verdict,
   type Table,
 } from './tables.js';
 
@@ -26,78 +28,21 @@ export interface Report {
   runs: RunData[];
   skipped: { dir: string; why: string }[];
   agg: Aggregate;
+  comparisons: Comparison[];
   tables: Table[];
   findings: string[];
   groups: ChartGroup[];
   notes?: string;
 }
 
-const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(2) : '–');
-
-/** Computed, one-line findings: the precondition and the main comparisons, with their noise. */
-function computeFindings(agg: Aggregate): string[] {
-  const out: string[] = [];
-  for (const c of agg.contexts) {
-    const noWu = findSetting(agg, c.key, 'none', 0);
-    const grNoWu = findSetting(agg, c.key, 'gr', 0);
-    const bases = settingsOf(agg, c.key).filter((s) => s.gr === 'none' && s.complete.length > 0);
-    for (const b of bases) {
-      const gap = b.finalError.mean - b.finalTrainError.mean;
-      const rise = b.finalTestLoss.mean - b.minTestLoss.mean;
-      const overfits = gap > 0.05 && rise > 0;
-      out.push(
-        `${c.label}, LR warmup ${b.warmupEpochs === 0 ? 'none' : `${b.warmupEpochs} ep`}: the base run (no GR) ends at ` +
-          `${pct(b.finalTrainError.mean)}% training error vs ${pct(b.finalError.mean)}% test error (gap ${pct(gap)} points), ` +
-          `and its test loss rises from ${b.minTestLoss.mean.toFixed(3)} at its best epoch to ${b.finalTestLoss.mean.toFixed(3)}: ` +
-          `${overfits ? 'it overfits (precondition holds)' : 'it does not clearly overfit (precondition not shown)'}.`,
-      );
-    }
-    if (noWu && grNoWu && noWu.complete.length && grNoWu.complete.length) {
-      const d = pairedDiff(grNoWu, noWu);
-      out.push(
-        `${c.label}, no LR warmup: vanilla GR − base = ${d.mean < 0 ? '−' : '+'}${pct(Math.abs(d.mean))} points of final test error ` +
-          `(paired over ${d.n} seeds: ${verdict(d)}); ` +
-          (d.mean >= 0
-            ? 'GR does not help here.'
-            : verdict(d).startsWith('within noise') || d.n < 2
-              ? 'GR is lower, but not by more than the seed spread supports.'
-              : 'GR helps here.'),
-      );
-    }
-    const warm = warmupsOf(agg, c.key).filter((w) => w > 0);
-    for (const w of warm) {
-      const gr = findSetting(agg, c.key, 'gr', w);
-      const base = findSetting(agg, c.key, 'none', w);
-      if (gr && base && gr.complete.length && base.complete.length) {
-        const d = pairedDiff(gr, base);
-        out.push(
-          `${c.label}, LR warmup ${w} ep: vanilla GR − base = ${d.mean < 0 ? '−' : '+'}${pct(Math.abs(d.mean))} points (${verdict(d)}).`,
-        );
-      }
-      for (const p of ['r-warmup', 'lambda-warmup', 'zero-warmup']) {
-        const s = findSetting(agg, c.key, p, w);
-        if (!s || !gr || !s.complete.length || !gr.complete.length) continue;
-        const d = pairedDiff(s, gr);
-        out.push(`${c.label}, LR warmup ${w} ep: ${p} − gr = ${d.mean < 0 ? '−' : '+'}${pct(Math.abs(d.mean))} points (${verdict(d)}).`);
-      }
-      // The mechanism: ‖g1‖ in the first epoch per policy.
-      const first = settingsOf(agg, c.key)
-        .filter((s) => s.warmupEpochs === w && s.complete.length > 0)
-        .map((s) => {
-          const v = s.complete.map((r) => r.epochs[0]?.g1NormMean ?? NaN).filter(Number.isFinite);
-          return `${s.gr} ${(v.reduce((a, b) => a + b, 0) / Math.max(1, v.length)).toFixed(3)}`;
-        });
-      if (first.length) out.push(`${c.label}, LR warmup ${w} ep: epoch-1 mean ‖g1‖ per policy: ${first.join(', ')}.`);
-    }
-  }
-  return out;
-}
-
 export function buildReport(root: string, opts: { notes?: string } = {}): Report {
-  const { runs, skipped } = loadRuns(root);
+  // A published report folder keeps runs.csv but not the run directories: rebuild from it.
+  const fromCsv = existsSync(root) && findRunDirs(root).length === 0 && hasRunsCsv(root);
+  const { runs, skipped } = fromCsv ? { runs: loadRunsCsv(root), skipped: [] } : loadRuns(root);
   const agg = aggregate(runs);
-  const tables = [precondition(agg), table1(agg), table2(agg), differences(agg)];
-  return { root, runs, skipped, agg, tables, findings: computeFindings(agg), groups: chartGroups(agg), notes: opts.notes };
+  const cs = comparisons(agg);
+  const tables = [precondition(agg), table1(agg, cs), table2(agg), differences(cs)];
+  return { root, runs, skipped, agg, comparisons: cs, tables, findings: computeFindings(agg, cs), groups: chartGroups(agg, cs), notes: opts.notes };
 }
 
 /** Why a run is left out: no summary yet (unfinished or failed), or one that says it stopped. */
@@ -130,9 +75,16 @@ function overview(rep: Report): { lines: string[] } {
   ];
   const first = complete[0]?.summary;
   if (first) {
+    const params = Number.isFinite(first.params) ? ` (${first.params.toLocaleString('en-US')} parameters)` : '';
     lines.push(
       `Data: ${first.dataset}, ${first.trainImages} training / ${first.testImages} test images; ` +
-        `${first.epochs} epochs of ${first.stepsPerEpoch} steps; model ${first.model} (${first.params.toLocaleString('en-US')} parameters).`,
+        `${first.epochs} epochs of ${first.stepsPerEpoch} steps; model ${first.model}${params}.`,
+    );
+  }
+  if (complete.length && complete.every(isSummaryOnly)) {
+    lines.push(
+      'Rebuilt from runs.csv and settings.csv (the run directories are not kept): final and best errors per run, ' +
+        'test losses as per-setting means; per-epoch and per-step charts need the run directories.',
     );
   }
   return { lines };
@@ -171,7 +123,7 @@ export function runsCsv(rep: Report): string {
     return [
       r.name, r.config.model, r.config.optimizer, r.config.gr, r.config.warmupEpochs, r.config.lr, r.config.lambda, r.config.r, r.config.seed,
       s?.status ?? 'unfinished', f(s?.finalTestError), f(s?.bestTestError), s?.bestEpoch ?? '', f(1 - (r.epochs.at(-1)?.trainAcc ?? NaN)),
-      r.epochs.length, s ? Number(s.totalTimeSec.toFixed(1)) : '',
+      s?.epochs ?? r.epochs.length, s ? Number(s.totalTimeSec.toFixed(1)) : '',
     ];
   });
   return toCsv(header, rows);
@@ -239,8 +191,11 @@ export function reportHtml(rep: Report): string {
   for (const t of rep.tables) parts.push(tableHtml(t));
   parts.push('<h2>Charts</h2>');
   parts.push(
-    '<p class="note">One group per setting and LR warmup. Lines are means over seeds; shaded bands span the lowest and highest seed. ' +
-      'The dashed vertical line marks the end of the warmup. ‖g1‖ is the gradient norm of the first pass, averaged over each epoch.</p>',
+    '<p class="note">First, per setting, the final test error of every seed (dots), with the mean (bar) and its 95% t interval (whiskers). ' +
+      'Then one group per setting and LR warmup: lines are means over seeds, shaded bands span the lowest and highest seed; ' +
+      'the dashed vertical line marks the end of the warmup; the zoom panel shows the last 40% of the epochs; ' +
+      '‖g1‖ is the gradient norm of the first pass, averaged over each epoch; "(log)" marks a logarithmic axis. ' +
+      'The schedules panel divides lr, λ and r by their peak values and lifts each policy by a small offset so equal schedules stay visible.</p>',
   );
   for (const g of rep.groups) {
     parts.push(`<section class="group" id="${escapeXml(g.id)}" data-group="${escapeXml(g.id)}"><h3>${escapeXml(g.title)}</h3><div class="charts">`);

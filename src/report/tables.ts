@@ -15,6 +15,8 @@ import {
   type Setting,
   type Stat,
 } from './aggregate.js';
+import type { Comparison } from './comparisons.js';
+import { fmtCi, fmtP, pairedTest, wording } from './stats.js';
 
 export interface Table {
   id: string;
@@ -40,23 +42,27 @@ export function diffCell(d: PairedDiff | undefined): string {
   return `${sign}${pct(Math.abs(d.mean))}${se} (n=${d.n})`;
 }
 
-/** How a paired difference compares with its standard error, in words. */
+/**
+ * A single paired difference in words, as a family of one (Student t with n − 1 df; see
+ * stats.ts). The report's tables use the Holm-corrected words of the whole family (comparisons.ts).
+ */
 export function verdict(d: PairedDiff | undefined): string {
   if (!d) return '–';
-  if (d.n < 2 || !Number.isFinite(d.se)) return 'too few paired seeds to judge';
-  if (d.se === 0) return d.mean === 0 ? 'no difference' : 'same sign on every seed';
-  const z = Math.abs(d.mean) / d.se;
-  const allSame = d.diffs.every((x) => Math.sign(x) === Math.sign(d.mean) && x !== 0);
-  if (z >= 2 && allSame) return `${d.mean < 0 ? 'lower' : 'higher'} on every seed, ${z.toFixed(1)} SE`;
-  if (z >= 2) return `${d.mean < 0 ? 'lower' : 'higher'} by ${z.toFixed(1)} SE`;
-  return `within noise (${z.toFixed(1)} SE)`;
+  const t = pairedTest(d.diffs.map((x) => 100 * x));
+  return wording(t, t.p);
+}
+
+/** `−2.25 [−5.41, +0.91]` percentage points: mean and 95% t interval of a comparison. */
+export function ciCell(c: Comparison | undefined): string {
+  if (!c) return '–';
+  return fmtCi(c.test.mean, c.test.ciLow, c.test.ciHigh);
 }
 
 function warmupLabel(w: number): string {
   return w === 0 ? 'no' : `yes (${w} ep)`;
 }
 
-export function table1(agg: Aggregate): Table {
+export function table1(agg: Aggregate, cs: readonly Comparison[] = []): Table {
   const rows: string[][] = [];
   for (const c of agg.contexts) {
     for (const w of warmupsOf(agg, c.key)) {
@@ -64,15 +70,16 @@ export function table1(agg: Aggregate): Table {
       const gr = findSetting(agg, c.key, 'gr', w);
       if (!base && !gr) continue;
       const d = base && gr ? pairedDiff(gr, base) : undefined;
-      rows.push([c.label, warmupLabel(w), cell(base?.finalError), cell(gr?.finalError), cell(base?.bestError), cell(gr?.bestError), diffCell(d), verdict(d)]);
+      const cmp = cs.find((x) => x.a === gr && x.b === base);
+      rows.push([c.label, warmupLabel(w), cell(base?.finalError), cell(gr?.finalError), cell(base?.bestError), cell(gr?.bestError), cmp ? ciCell(cmp) : diffCell(d), cmp ? cmp.words : verdict(d)]);
     }
   }
   return {
     id: 'table1',
     title: 'Table 1: base optimizer vs vanilla GR, without and with LR warmup (test error %, mean ± std over seeds)',
     note: 'final = the last epoch\'s weights (the paper\'s number); best = the lowest test error of any epoch. ' +
-      'Δ = GR − base of the final error, paired by seed (mean ± standard error of the per-seed differences).',
-    header: ['setting', 'LR warmup', 'base: final', 'GR: final', 'base: best', 'GR: best', 'Δ final (GR − base)', 'Δ vs seed spread'],
+      'Δ = GR − base of the final error in percentage points, paired by seed: mean [95% t interval]; the words as in the Differences table.',
+    header: ['setting', 'LR warmup', 'base: final', 'GR: final', 'base: best', 'GR: best', 'Δ final (GR − base)', 'statistics'],
     rows,
   };
 }
@@ -96,30 +103,29 @@ export function table2(agg: Aggregate): Table {
   };
 }
 
-/** Each policy against vanilla GR and against the base optimizer, paired by seed. */
-export function differences(agg: Aggregate): Table {
-  const rows: string[][] = [];
-  for (const c of agg.contexts) {
-    for (const w of warmupsOf(agg, c.key)) {
-      const gr = findSetting(agg, c.key, 'gr', w);
-      const base = findSetting(agg, c.key, 'none', w);
-      for (const p of POLICY_ORDER) {
-        if (p === 'none') continue;
-        const s = findSetting(agg, c.key, p, w);
-        if (!s || s.complete.length === 0) continue;
-        const vsGr = gr && p !== 'gr' ? pairedDiff(s, gr) : undefined;
-        const vsBase = base ? pairedDiff(s, base) : undefined;
-        rows.push([c.label, warmupLabel(w), p, diffCell(vsGr), verdict(vsGr), diffCell(vsBase), verdict(vsBase)]);
-      }
-    }
-  }
+/** The family of comparisons (comparisons.ts): one row each, with its statistics and words. */
+export function differences(cs: readonly Comparison[]): Table {
+  const rows = cs.map((c) => [
+    c.contextLabel,
+    c.warmupLabel,
+    c.what,
+    ciCell(c),
+    Number.isFinite(c.test.sd) ? c.test.sd.toFixed(2) : '–',
+    String(c.test.n),
+    `${c.test.lower} lower, ${c.test.higher} higher${c.test.ties ? `, ${c.test.ties} tied` : ''}`,
+    fmtP(c.test.p),
+    fmtP(c.pHolm),
+    c.words,
+  ]);
   return {
     id: 'differences',
     title: 'Differences in final test error (percentage points), paired by seed',
     note:
-      'mean ± standard error of the per-seed differences. "within noise" = less than 2 standard errors: ' +
-      'with 3 seeds such a difference is not evidence either way.',
-    header: ['setting', 'LR warmup', 'policy', 'vs gr', 'judgement', 'vs none', 'judgement'],
+      `a − b per seed: mean [95% interval from Student's t with n − 1 degrees of freedom], sd of the per-seed differences, ` +
+      `signs over the seeds, two-sided paired t-test p and Holm's correction across all ${cs.length} comparisons of this table. ` +
+      'Words: "significant at 5% after correction" = Holm-adjusted p < 0.05; "direction only" = not significant, but ' +
+      'p < 0.10 or every seed has the same sign; "within noise" = neither. With 3 seeds the 95% interval is mean ± 4.30 standard errors.',
+    header: ['setting', 'LR warmup', 'a − b', 'mean [95% CI]', 'sd', 'n', 'signs', 'p', 'p (Holm)', 'statistics'],
     rows,
   };
 }
@@ -136,7 +142,9 @@ export function precondition(agg: Aggregate): Table {
       cell(s.finalTrainError),
       cell(s.finalError),
       `${pct(s.finalError.mean - s.finalTrainError.mean)}`,
-      `${s.minTestLoss.mean.toFixed(3)} → ${s.finalTestLoss.mean.toFixed(3)}`,
+      Number.isFinite(s.minTestLoss.mean) && Number.isFinite(s.finalTestLoss.mean)
+        ? `${s.minTestLoss.mean.toFixed(3)} → ${s.finalTestLoss.mean.toFixed(3)}`
+        : '–',
     ]);
   }
   return {

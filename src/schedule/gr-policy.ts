@@ -1,5 +1,6 @@
 // GR policies of docs/method.md section 3: per-step λ_t, r_t, α_t and whether the second
-// (perturbed) pass runs. Pure functions of the update index t (t = 1 is the first update).
+// (perturbed) pass runs. Pure functions of the update index t (t = 1 is the first update);
+// the r-/lambda-warmup ramps count from t − 1 by default (GrConfig.stepOrigin).
 import { checkStep, checkWarmupSteps, warmupFactor } from './lr.js';
 
 export type GrPolicy = 'none' | 'gr' | 'sam' | 'r-warmup' | 'lambda-warmup' | 'zero-warmup';
@@ -13,6 +14,14 @@ export interface GrConfig {
   r0: number;
   /** Tw, the GR warmup length in steps (ignored by none/gr/sam). */
   warmupSteps: number;
+  /**
+   * Where the r-warmup and lambda-warmup ramps start counting (docs/method.md, section 3):
+   * 0 (default, the authors' code) ramps `min(1, s/Tw)` with s = t − 1 the number of updates
+   * already made, so λ and r are exactly 0 at the first update (a base step) and reach their
+   * targets at t = Tw + 1; 1 ramps `min(1, t/Tw)`. zero-warmup is the same under both (its
+   * second pass starts at t = Tw + 1 = the authors' s = Tw).
+   */
+  stepOrigin?: 0 | 1;
 }
 
 export interface GrStep {
@@ -42,6 +51,9 @@ export function validateGrConfig(c: GrConfig): void {
     }
     if (v < 0) throw new RangeError(`${field} must be >= 0, got ${v}`);
   }
+  if (c.stepOrigin !== undefined && c.stepOrigin !== 0 && c.stepOrigin !== 1) {
+    throw new RangeError(`stepOrigin must be 0 or 1, got ${c.stepOrigin}`);
+  }
   if (typeof c.warmupSteps !== 'number' || !Number.isFinite(c.warmupSteps)) {
     throw new RangeError(`warmupSteps must be a finite number, got ${c.warmupSteps}`);
   }
@@ -58,7 +70,8 @@ export function validateGrConfig(c: GrConfig): void {
 
 /** λ_t and r_t before the "no second pass" rule is applied. */
 function rawLambdaR(t: number, c: GrConfig): { lambda: number; r: number } {
-  const w = warmupFactor(t, c.warmupSteps);
+  // Origin 0: s = t − 1 updates made before this one; w(s) = min(1, s/Tw), 0 at the first update.
+  const w = (c.stepOrigin ?? 0) === 1 || c.warmupSteps === 0 ? warmupFactor(t, c.warmupSteps) : Math.min(1, (t - 1) / c.warmupSteps);
   switch (c.policy) {
     case 'none':
       return { lambda: 0, r: 0 };

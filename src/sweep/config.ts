@@ -27,6 +27,8 @@ import {
   type RunConfig,
 } from '../config/index.js';
 import { reasonText } from '../io/fs-errors.js';
+import { RESUME_OVERRIDABLE } from '../train/plan.js';
+import { exampleNames } from './examples.js';
 
 export interface SweepCell {
   /** Directory name under the sweep root, from the cell's parameters. */
@@ -49,8 +51,12 @@ export interface SweepSpec {
 }
 
 const TOP_KEYS = new Set(['outDir', 'parallel', 'base', 'grid', 'name', 'description']);
-/** Keys a cell's run directory never varies by (they do not change what is computed). */
-const NOT_IN_NAME = new Set(['outDir', 'threads', 'device', 'dataDir', 'logEvery', 'keepLast', 'checkpointEvery']);
+/**
+ * Keys a cell's run directory never varies by: those that do not change what is computed,
+ * which is the list a resume may override (one list, in train/plan.ts; a new run-only key
+ * such as a logging or checkpoint-keeping option goes there).
+ */
+const NOT_IN_NAME: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** Parameters always in the name, in this order; other varied keys follow (alphabetical), the seed last. */
 const NAME_ORDER = ['model', 'optimizer', 'lr', 'warmupEpochs', 'gr'] as const;
 const MAX_CELLS = 10_000;
@@ -70,7 +76,9 @@ export function loadSweepFile(file: string, overrides: { outDir?: string; dataDi
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    fail(file, `cannot read it: ${reasonText((err as NodeJS.ErrnoException).code, (err as Error).message)}`);
+    const names = exampleNames();
+    const hint = names.length > 0 ? `; shipped examples, usable by name (--config <name>): ${names.join(', ')}` : '';
+    fail(file, `cannot read it: ${reasonText((err as NodeJS.ErrnoException).code, (err as Error).message)}${hint}`);
   }
   let doc: unknown;
   try {

@@ -10,13 +10,19 @@
  * retries it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { serializeConfig } from '../config/index.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { makeDir } from '../io/make-dir.js';
+import { makeOutputDir } from '../io/out-dir.js';
+import { LIFELINE_ENV } from '../cli/lifeline.js';
 import { configHash } from '../train/plan.js';
+import { acquireRunLock, type LockKind, type RunLock } from '../train/run-lock.js';
+import { checkSweepData, dataProblemText } from './data-check.js';
+import { pidFilePath, settleOrphans } from './orphans.js';
 import { formatDuration } from '../train/progress.js';
 import type { SweepCell, SweepSpec } from './config.js';
 
@@ -65,12 +71,23 @@ export interface SweepRunOptions {
   dryRun?: boolean;
   onEvent?: (e: SweepEvent) => void;
   /** Set to stop: no new cells start, running ones get SIGINT (they write a checkpoint). */
-  stop?: { requested: boolean };
+  stop?: SweepStop;
+  /** How the user named the sweep's root, for errors about it (`--out-dir`, or the file's outDir). */
+  outDirFlag?: string;
+  /** How long a cell left running by a killed sweep gets to stop before it is killed (default 120 s). */
+  orphanWaitMs?: number;
   /** Extra environment for the children. */
   env?: Record<string, string | undefined>;
 }
 
+/** A stop request: set `requested`, then call `notify` (runSweep installs it) to reach the running cells at once. */
+export interface SweepStop {
+  requested: boolean;
+  notify?: () => void;
+}
+
 export type SweepEvent =
+  | { kind: 'note'; text: string }
   | { kind: 'plan'; cells: { name: string; action: 'skip' | 'resume' | 'new' | 'conflict'; why?: string }[] }
   | { kind: 'start'; name: string; action: 'resume' | 'new'; progress: SweepProgressState }
   | { kind: 'finish'; result: CellResult; progress: SweepProgressState }
@@ -78,6 +95,19 @@ export type SweepEvent =
 
 export const STATUS_FILE = 'sweep-status.json';
 export const CELL_DIR = '.sweep';
+export const SWEEP_LOCK: LockKind = {
+  file: 'sweep.lock',
+  what: 'sweep folder',
+  busyHint: 'another sweep is running there: wait for it or stop it (Ctrl-C), or give this one another --out-dir',
+};
+
+/** Data the sweep's cells need is missing (exit 1, like a train run's missing data). */
+export class SweepDataError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SweepDataError';
+  }
+}
 
 /** Path of this package's built CLI (dist/src/cli.js), found from this module's location. */
 export function defaultCliPath(): string {
@@ -140,14 +170,43 @@ function nowIso(): string {
 export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResult[]; statusFile: string }> {
   const { spec } = o;
   const root = spec.outDir;
+  const emit = o.onEvent ?? (() => {});
+  const stop = o.stop ?? { requested: false };
+  const cellDir = join(root, CELL_DIR);
+  let lock: RunLock | undefined;
+  if (!o.dryRun) {
+    makeOutputDir(o.outDirFlag ?? 'outDir', root);
+    // One sweep per folder: a second one refuses at once, naming the holder's pid.
+    lock = acquireRunLock(root, (text) => emit({ kind: 'note', text }), SWEEP_LOCK);
+  }
+  try {
+    if (!o.dryRun) {
+      makeDir(cellDir);
+      await settleOrphans(cellDir, spec.cells, {
+        waitMs: o.orphanWaitMs ?? 120_000,
+        note: (text) => emit({ kind: 'note', text }),
+        stopped: () => stop.requested,
+      });
+    }
+    return await runPlanned(o, cellDir);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function runPlanned(o: SweepRunOptions, cellDir: string): Promise<{ results: CellResult[]; statusFile: string }> {
+  const { spec } = o;
+  const root = spec.outDir;
   const statusPath = join(root, STATUS_FILE);
   const emit = o.onEvent ?? (() => {});
   const stop = o.stop ?? { requested: false };
   const plan = spec.cells.map((c) => ({ cell: c, ...cellAction(c) }));
   emit({ kind: 'plan', cells: plan.map((p) => ({ name: p.cell.name, action: p.action, why: p.why })) });
-  if (o.dryRun) return { results: [], statusFile: statusPath };
-
-  mkdirSync(join(root, CELL_DIR), { recursive: true });
+  // Data first (also for --dry-run): missing data fails the sweep once, before any cell starts.
+  const toRun = plan.filter((p) => p.action === 'new' || p.action === 'resume');
+  const dataProblems = checkSweepData(toRun.map((p) => p.cell.config));
+  if (dataProblems.length > 0) throw new SweepDataError(dataProblemText(dataProblems, toRun.length));
+  if (o.dryRun || stop.requested) return { results: [], statusFile: statusPath };
   const prev = readJson<SweepStatusFile>(statusPath);
   const status: SweepStatusFile = {
     file: spec.file,
@@ -221,6 +280,9 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
     stopForwarded = true;
     for (const ch of children) ch.kill('SIGINT');
   };
+  stop.notify = () => {
+    if (stop.requested) forwardStop();
+  };
   const tick = setInterval(() => {
     if (stop.requested) forwardStop();
     emit({ kind: 'tick', progress: state() });
@@ -243,13 +305,19 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
           ? [cli, 'train', '--resume', cell.runDir, '--threads', String(o.threadsPerRun), '--json']
           : [cli, 'train', '--config', cellFile, '--out-dir', cell.runDir, '--threads', String(o.threadsPerRun), '--json'];
       const logPath = join(root, CELL_DIR, `${cell.name}.stderr.log`);
-      const logFd = openSync(logPath, 'a');
+      const logFd = openSync(logPath, 'a+'); // read back for the error lines
       writeSync(logFd, `--- ${startedAt} ${action}: node ${args.join(' ')}\n`);
+      const logStart = fstatSync(logFd).size;
       const child = spawn(process.execPath, args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        // stdin: the lifeline, a pipe held open and never written; it closes when this process ends.
+        // stderr: straight into the cell's log, so what it says after this sweep is gone is kept.
+        stdio: ['pipe', 'pipe', logFd],
         detached: true, // its own process group: a terminal Ctrl-C reaches only the sweep, which forwards one SIGINT
-        env: { ...process.env, ...o.env },
+        env: { ...process.env, ...o.env, [LIFELINE_ENV]: 'stdin' },
       });
+      child.stdin!.on('error', () => {}); // EPIPE once the cell has exited
+      const pidFile = pidFilePath(cellDir, cell.name);
+      if (child.pid !== undefined) writeFileAtomic(pidFile, [Buffer.from(`${child.pid}\n`, 'utf8')]);
       children.add(child);
       const track = { startStep: undefined as number | undefined, step: 0, total: cell.config.steps as number | undefined };
       running.set(cell.name, track);
@@ -278,20 +346,17 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
           }
         }
       });
-      let errTail = '';
-      child.stderr!.setEncoding('utf8');
-      child.stderr!.on('data', (chunk: string) => {
-        errTail = (errTail + chunk).slice(-8000);
-        try {
-          writeSync(logFd, chunk);
-        } catch {
-          // the log is a convenience
-        }
-      });
       const finish = (code: number | null, signal: string | null, spawnError?: Error) => {
         children.delete(child);
         running.delete(cell.name);
+        child.stdin!.destroy();
+        try {
+          unlinkSync(pidFile);
+        } catch {
+          // never written (spawn failed) or gone
+        }
         if (track.total && track.startStep !== undefined) progressedUnits += (track.step - track.startStep) / track.total;
+        const errTail = logTail(logFd, logStart, 8000);
         try {
           closeSync(logFd);
         } catch {
@@ -350,8 +415,22 @@ export async function runSweep(o: SweepRunOptions): Promise<{ results: CellResul
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.parallel, queue.length)) }, () => worker()));
   } finally {
     clearInterval(tick);
+    stop.notify = undefined;
   }
   return { results, statusFile: statusPath };
+}
+
+/** The last `max` bytes the cell wrote to its log since `from` (its error lines are there). */
+function logTail(fd: number, from: number, max: number): string {
+  try {
+    const end = fstatSync(fd).size;
+    const start = Math.max(from, end - max);
+    const buf = Buffer.alloc(end - start);
+    const n = readSync(fd, buf, 0, buf.length, start);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** One progress line: `sweep 3/15 done, 2 running, 10 left, 1 failed | 4m12s elapsed, ETA 20m`. */

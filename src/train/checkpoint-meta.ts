@@ -21,6 +21,8 @@ export interface DataOrder {
 export interface BestResult {
   testError: number;
   testLoss: number;
+  /** Validation error at that point (runs with valFraction > 0, where it chooses the best). */
+  valError?: number;
   epoch: number;
   step: number;
 }
@@ -155,6 +157,7 @@ export function checkTrainState(raw: unknown, fail: Fail): TrainState {
       epoch: intIn(`${F}.best`, b, 'epoch', 0, Number.MAX_SAFE_INTEGER, fail),
       step: intIn(`${F}.best`, b, 'step', 0, Number.MAX_SAFE_INTEGER, fail),
     };
+    if (b.valError !== undefined) best.valError = numberIn(`${F}.best`, b, 'valError', 0, 1, fail);
   }
   const elapsedSec = o.elapsedSec === undefined ? 0 : numberIn(F, o, 'elapsedSec', 0, Number.MAX_VALUE, fail);
   return { epochSums, best, elapsedSec };

@@ -14,7 +14,7 @@ import {
   type TensorToWrite,
 } from '../io/safetensors.js';
 import type { VitConfig } from '../model/presets.js';
-import type { VitModel } from '../model/vit-model.js';
+import { notFiniteIn, type VitModel } from '../model/vit-model.js';
 import { RunConfigSchema, issuesFromZod, type RunConfig } from '../config/index.js';
 import { checkDataOrder, checkModelConfig, checkTrainState } from './checkpoint-meta.js';
 import { CheckpointError } from './errors.js';
@@ -40,6 +40,10 @@ export interface CheckpointMeta {
   configHash: string;
   modelConfig: VitConfig;
   state: TrainState;
+  /** The run this checkpoint belongs to (run-state.json's runId); absent in older checkpoints. */
+  runId?: string;
+  /** Processes of the data-parallel run that wrote it (1 for one process); absent (= 1) in older checkpoints. */
+  worldSize?: number;
   /** `grwarm-native <version>`. */
   producer: string;
   createdAt: string;
@@ -65,6 +69,8 @@ function encodeMeta(m: CheckpointMeta): Record<string, string> {
     train_state: JSON.stringify(m.state),
     producer: m.producer,
     created: m.createdAt,
+    ...(m.runId !== undefined ? { run_id: m.runId } : {}),
+    ...(m.worldSize !== undefined ? { world_size: String(m.worldSize) } : {}),
   };
 }
 
@@ -127,6 +133,8 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
     throw new CheckpointError(path, problem);
   };
   const cfgRaw = parseJsonField(path, meta, 'config');
+  // A checkpoint written before grStepOrigin existed counted the GR ramps from 1: resume it so.
+  if (cfgRaw && typeof cfgRaw === 'object' && !Array.isArray(cfgRaw) && !('grStepOrigin' in cfgRaw)) (cfgRaw as Record<string, unknown>).grStepOrigin = 1;
   const parsed = RunConfigSchema.safeParse(cfgRaw);
   if (!parsed.success) {
     const issues = issuesFromZod(parsed.error, cfgRaw).map((i) => i.text);
@@ -142,7 +150,13 @@ export function decodeMeta(path: string, meta: Record<string, string>): Checkpoi
     fail(`metadata "epoch" ${epoch} and "epoch_step" ${epochStep} disagree with "data_order" (epoch ${dataOrder.epoch}, index ${dataOrder.index})`);
   }
   const state = checkTrainState(parseJsonField(path, meta, 'train_state'), fail);
+  const runId = meta.run_id;
+  if (runId !== undefined && !/^[\w-]{1,64}$/.test(runId)) fail(`metadata "run_id": got ${JSON.stringify(runId.slice(0, 80))}, expected a run id`);
+  const worldSize = meta.world_size === undefined ? undefined : parseIntField(path, meta, 'world_size');
+  if (worldSize === 0) fail('metadata "world_size": got 0, expected an integer >= 1');
   return {
+    runId,
+    worldSize,
     step,
     epoch,
     epochStep,
@@ -226,6 +240,9 @@ export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void
     else if (s.dtype !== 'F32' && s.dtype !== 'F64') problems.push(`tensor "${t.name}" has dtype ${s.dtype}`);
     else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
       problems.push(`tensor "${t.name}" has shape [${s.shape.join(', ')}], expected [${t.shape.join(', ')}]`);
+    } else {
+      const bad = notFiniteIn(model.precision, s.data as ArrayLike<number>); // after conversion to the model's precision
+      if (bad) problems.push(`tensor "${t.name}" holds ${bad}`);
     }
   }
   const slots = model.optimizerState();
@@ -236,6 +253,9 @@ export function restoreCheckpoint(model: VitModel, ckpt: LoadedCheckpoint): void
     else if (t.dtype !== 'F32' && t.dtype !== 'F64') problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has dtype ${t.dtype}`);
     else if (t.data.length !== s.data.length) {
       problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" has ${t.data.length} values, expected ${s.data.length}`);
+    } else {
+      const bad = notFiniteIn(model.precision, t.data as ArrayLike<number>);
+      if (bad) problems.push(`optimizer state "${OPTIMIZER_PREFIX + s.name}" holds ${bad}`);
     }
   }
   for (const name of file.tensors.keys()) {

@@ -87,7 +87,24 @@ export interface SecondMomentRecord {
   statMs: number;
 }
 
-export type MetricsRecord = StepRecord | EpochRecord | SecondMomentRecord;
+/**
+ * An evaluation inside an epoch (`--eval-every` of a fraction of an epoch or in steps); the
+ * evaluations at epoch ends are in the epoch records.
+ */
+export interface EvalRecord {
+  type: 'eval';
+  step: number;
+  /** Epochs done, fractional (step / stepsPerEpoch). */
+  epoch: number;
+  testLoss: number;
+  testError: number;
+  valLoss: number | null;
+  valError: number | null;
+  evalSec: number;
+  elapsedSec: number;
+}
+
+export type MetricsRecord = StepRecord | EpochRecord | SecondMomentRecord | EvalRecord;
 
 /** Entries of the second moment sampled for its quantiles. */
 export const SECOND_MOMENT_SAMPLE = 16384;
@@ -124,6 +141,8 @@ export interface RunIdentity {
   valImages: number;
   testImages: number;
   runDir: string;
+  /** Image-folder sets with --skip-bad-images: bad files skipped while loading. */
+  skippedBadImages?: number;
 }
 
 export interface RunSummary extends RunIdentity {
@@ -336,14 +355,31 @@ export function readMetrics(path: string): MetricsRecord[] {
   const out: MetricsRecord[] = [];
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
+    let rec: unknown;
     try {
-      out.push(JSON.parse(line) as MetricsRecord);
+      rec = JSON.parse(line);
     } catch (err) {
+      // A run killed in the middle of an append leaves a torn last line: it is dropped.
       const isLast = lines.slice(i + 1).every((l) => l.trim() === '');
-      if (!isLast) throw new Error(`${path}: line ${i + 1}: ${(err as Error).message}`);
+      if (!isLast) throw new Error(`${path}:${i + 1}: not valid JSON (${(err as Error).message})`);
+      return;
     }
+    const problem = recordProblem(rec);
+    if (problem) throw new Error(`${path}:${i + 1}: ${problem}`);
+    out.push(rec as MetricsRecord);
   });
   return out;
+}
+
+/** Why a parsed line is not a metrics record (an object with a string "type" and an integer "step" >= 0), or undefined. */
+function recordProblem(rec: unknown): string | undefined {
+  if (typeof rec !== 'object' || rec === null || Array.isArray(rec)) {
+    return `got ${JSON.stringify(rec)?.slice(0, 60)}, expected a JSON object (a metrics record)`;
+  }
+  const r = rec as { type?: unknown; step?: unknown };
+  if (typeof r.type !== 'string') return `"type": got ${JSON.stringify(r.type) ?? 'nothing'}, expected a string`;
+  if (!Number.isSafeInteger(r.step) || (r.step as number) < 0) return `"step": got ${JSON.stringify(r.step) ?? 'nothing'}, expected an integer >= 0`;
+  return undefined;
 }
 
 /**

@@ -34,10 +34,12 @@ export interface RunPlan {
   stepsPerEpoch: number;
   /** T: the schedule horizon and the number of updates of the whole run. */
   totalSteps: number;
-  /** Tw = round(warmupEpochs × stepsPerEpoch), for the learning rate and the GR policy. */
+  /** Tw = warmupSteps, else round(warmupEpochs × stepsPerEpoch), at most T; for the learning rate and the GR policy. */
   warmupSteps: number;
   /** Epochs the run spans (the last one partial when `steps` is not a multiple). */
   epochs: number;
+  /** Warnings about the plan (a warmup clipped to the run), for the caller to print. */
+  notes: string[];
 }
 
 /** Config keys that may differ on `--resume`: they do not change the numbers of the run. */
@@ -50,6 +52,10 @@ export const RESUME_OVERRIDABLE: readonly ConfigKey[] = [
   'keepLast',
   'evalEvery',
   'logEvery',
+  'checkpointMinutes',
+  'tensorboard',
+  'dataWorkers', // decoded bytes do not depend on the pool size
+  'decodedCache',
 ];
 
 /** Keys left out of the config hash: where/how the run is kept, not what it computes. */
@@ -58,7 +64,11 @@ const HASH_EXCLUDED: ReadonlySet<string> = new Set(RESUME_OVERRIDABLE);
 /** 16 hex digits of SHA-256 over the config fields that determine the run's numbers. */
 export function configHash(cfg: RunConfig): string {
   const rec: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(cfg)) if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  for (const [k, v] of Object.entries(cfg)) {
+    // Configs written before grStepOrigin existed counted from 1: they hash as grStepOrigin 1.
+    if (k === 'grStepOrigin' && v === 1) continue;
+    if (!HASH_EXCLUDED.has(k)) rec[k] = v;
+  }
   return createHash('sha256')
     .update(serializeConfig(rec as RunConfig))
     .digest('hex')
@@ -67,7 +77,7 @@ export function configHash(cfg: RunConfig): string {
 
 const issue = (key: ConfigKey, text: string) => ({ source: toFlagName(key), field: key, text: `${toFlagName(key)}: ${text}` });
 
-const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist']);
+const NEEDS_DIR = new Set(['cifar10', 'cifar100', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet']);
 
 /**
  * Data settings that would otherwise be ignored without a word. `dataDir` with the synthetic
@@ -100,7 +110,7 @@ export function checkDataSettings(cfg: RunConfig, sources: SourceMap): string[] 
 }
 
 /** Loads the data set of the config, with the validation split held out. */
-export function loadRunData(cfg: RunConfig): RunData {
+export function loadRunData(cfg: RunConfig, opts: { testOnly?: boolean } = {}): RunData {
   if (NEEDS_DIR.has(cfg.dataset) && cfg.dataDir === undefined) {
     throw new ConfigError([
       issue('dataDir', `missing, expected the directory holding the ${cfg.dataset} files (data set "${cfg.dataset}" is read from local files)`),
@@ -111,9 +121,19 @@ export function loadRunData(cfg: RunConfig): RunData {
     seed: cfg.seed,
     syntheticTrain: cfg.syntheticTrain,
     syntheticTest: cfg.syntheticTest,
+    imageSize: cfg.imageSize,
+    evalCropPad: cfg.evalCropPad,
+    dataWorkers: cfg.dataWorkers,
+    decodedCache: cfg.decodedCache,
+    skipBadImages: cfg.skipBadImages,
+    testOnly: opts.testOnly,
+    mixup: cfg.mixup,
+    randAugment: cfg.randAugment,
+    randAugmentMagnitude: cfg.randAugmentMagnitude,
   });
-  if (splits.train.height !== IMAGE_SIZE || splits.train.width !== IMAGE_SIZE) {
-    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${IMAGE_SIZE}x${IMAGE_SIZE}`);
+  const side = cfg.imageSize ?? IMAGE_SIZE;
+  if (splits.train.height !== side || splits.train.width !== side) {
+    throw new Error(`data set ${cfg.dataset}: images are ${splits.train.height}x${splits.train.width}, expected ${side}x${side}`);
   }
   // Fixed subsets (the same images for every seed), before the validation split.
   for (const [key, split] of [['trainSubset', 'train'], ['testSubset', 'test']] as const) {
@@ -175,16 +195,15 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
   }
   const spe = stepsPerEpoch(train, cfg.batchSize);
   const totalSteps = cfg.steps ?? cfg.epochs * spe;
-  const warmupSteps = Math.round(cfg.warmupEpochs * spe);
-  if (warmupSteps > totalSteps) {
+  // The warmup: --warmup-steps, else --warmup-epochs in updates; longer than the run, it is
+  // clipped to the run (the schedule then ends inside its warmup) with a note.
+  const notes: string[] = [];
+  const asked = cfg.warmupSteps ?? Math.round(cfg.warmupEpochs * spe);
+  const warmupSteps = Math.min(asked, totalSteps);
+  if (asked > totalSteps) {
     const horizon = cfg.steps !== undefined ? `--steps ${cfg.steps}` : `--epochs ${cfg.epochs}`;
-    throw new ConfigError([
-      issue(
-        'warmupEpochs',
-        `got ${cfg.warmupEpochs} (${warmupSteps} steps at ${spe} steps per epoch), expected at most the run's ` +
-          `${totalSteps} steps (${horizon}); lower --warmup-epochs or lengthen the run`,
-      ),
-    ]);
+    const given = cfg.warmupSteps !== undefined ? `--warmup-steps ${cfg.warmupSteps}` : `--warmup-epochs ${cfg.warmupEpochs} (${asked} steps at ${spe} steps per epoch)`;
+    notes.push(`${given} is longer than the run's ${totalSteps} steps (${horizon}): the warmup is clipped to ${totalSteps} steps`);
   }
   const lambda0 = cfg.gr === 'none' ? 0 : cfg.gr === 'sam' ? cfg.r : cfg.lambda;
   const trainer: TrainerConfig = {
@@ -201,7 +220,7 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
       clip: cfg.clip,
     },
     schedule: { form: cfg.schedule, lr0: cfg.lr, warmupSteps, totalSteps },
-    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps },
+    gr: { policy: cfg.gr, lambda0, r0: cfg.r, warmupSteps, stepOrigin: cfg.grStepOrigin === 0 ? 0 : 1 },
     seed: cfg.seed,
     labelSmoothing: cfg.labelSmoothing,
   };
@@ -212,5 +231,6 @@ export function planRun(cfg: RunConfig, train: Dataset): RunPlan {
     totalSteps,
     warmupSteps,
     epochs: Math.ceil(totalSteps / spe),
+    notes,
   };
 }

@@ -10,7 +10,7 @@
  *   metrics.jsonl) and a final `{"type":"summary", ...}` line; notes go to stderr.
  */
 import { performance } from 'node:perf_hooks';
-import type { EpochRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
+import type { EpochRecord, EvalRecord, InterruptedSummary, RunIdentity, RunSummary, StepRecord } from './metrics.js';
 
 export interface OutStream {
   write(chunk: string): unknown;
@@ -31,6 +31,8 @@ export interface RunStartInfo extends Omit<RunIdentity, 'configHash'> {
   threads: number;
   /** Model precision (float32, bfloat16, float64); named on the start line when not float32. */
   precision?: string;
+  /** The device the model runs on and why it was chosen, e.g. `cpu (auto: ...)`. */
+  device?: string;
   /** Update count the run starts from (0 unless resumed). */
   startStep: number;
   resumedFrom?: string;
@@ -123,7 +125,8 @@ export class Progress {
       `training ${info.model} (${info.params.toLocaleString('en-US')} params) on ${info.dataset} ` +
         `(${info.trainImages} train${val} / ${info.testImages} test images) with ${info.optimizer}, gr ${info.gr}, ` +
         `${info.threads} thread${info.threads === 1 ? '' : 's'}` +
-        (info.precision && info.precision !== 'float32' ? `, ${info.precision}` : ''),
+        (info.precision && info.precision !== 'float32' ? `, ${info.precision}` : '') +
+        (info.device !== undefined ? `, device ${info.device}` : ''),
       `${describeRunLength(info.totalSteps, info.stepsPerEpoch, info.batchSize, info.warmupSteps)}; run dir ${info.runDir}`,
     ];
     if (info.resumedFrom !== undefined) {
@@ -177,6 +180,12 @@ export class Progress {
     this.line(parts.join(' | '));
   }
 
+  /** An evaluation inside an epoch: its record in json mode, else the line `text`. */
+  evaluation(rec: EvalRecord, text: string): void {
+    if (this.mode === 'json') this.out.write(JSON.stringify(rec) + '\n');
+    else if (this.mode !== 'quiet') this.line(text);
+  }
+
   /** An informational line (stderr in json mode, nothing in quiet mode). */
   note(text: string): void {
     if (this.mode === 'quiet') return;
@@ -218,7 +227,19 @@ export class Progress {
     const gr = rec.secondPass ? ` loss2 ${fmtLoss(rec.loss2 ?? NaN)}` : '';
     return (
       `epoch ${rec.epoch}/${ctx.epochs} step ${rec.step}/${ctx.totalSteps} loss ${fmtLoss(rec.loss)}${gr} ` +
-      `acc ${formatPercent(rec.acc)} lr ${fmtLr(rec.lr)} ${fmtRate(rec.imagesPerSec)} img/s${eta}`
+      `acc ${formatPercent(rec.acc)} lr ${fmtLr(rec.lr)} ${fmtRate(rec.imagesPerSec)} img/s${dataWaitText(rec)}${eta}`
     );
   }
+}
+
+/**
+ * ` data wait ≤x%`: the batch of a step is built on the main thread while the native step
+ * before it runs, so the step can wait for data at most the time spent building it; that time
+ * as a share of the step bounds the data-wait share from above (bench/data.ts measures both
+ * parts separately). Empty without timings.
+ */
+export function dataWaitText(rec: Pick<StepRecord, 'dataMs' | 'stepMs'>): string {
+  if (!(rec.stepMs > 0) || !(rec.dataMs >= 0)) return '';
+  const pct = Math.min(100, (100 * rec.dataMs) / rec.stepMs);
+  return ` data wait ≤${pct.toFixed(pct < 10 ? 1 : 0)}%`;
 }

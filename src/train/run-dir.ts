@@ -18,13 +18,20 @@
  *                                     the checkpoint and the command to resume
  *   train.log                         human-readable event log: start, resume, checkpoints,
  *                                     interruptions, errors (timestamped)
- *   best.safetensors                  checkpoint with the lowest test error so far
+ *   run-state.json                    lifecycle state (created, running, final-checkpoint,
+ *                                     summarised), run id, world size (run-state.ts)
+ *   summary.csv                       one row per epoch (side-logs.ts)
+ *   best.safetensors                  the best model so far: a hard link to a best-step file
  *   run.lock                          present while a run uses the directory (pid, host, start)
+ *   tensorboard/                      --tensorboard event files
  *   checkpoints/
  *     step-0000156.safetensors        checkpoint after update 156 (the step number is zero-padded
  *     step-0000312.safetensors        to 7 digits); the newest --keep-last are kept
+ *     best-step-0000140.safetensors   the best model at update 140, kept while referred to
  *     superseded-<time>/              what a resume from an older checkpoint set aside
  * ```
+ *
+ * docs/run-directory.md describes the layout, the lifecycle and the resume rules for users.
  *
  * One run at a time: the lock (run-lock.ts) makes a second run on the same directory fail.
  *
@@ -46,6 +53,7 @@
 import { appendFileSync, copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isTempFileName } from '../io/atomic.js';
+import { readSafetensorsHeader } from '../io/safetensors.js';
 import { FileSystemError } from '../io/fs-errors.js';
 import { makeDir } from '../io/make-dir.js';
 import { UsageError } from './errors.js';
@@ -100,12 +108,63 @@ export function listCheckpoints(dir: string): { step: number; path: string }[] {
   return out.sort((a, b) => a.step - b.step);
 }
 
-/** Deletes all but the `keepLast` newest step checkpoints; returns the deleted paths. */
-export function pruneCheckpoints(dir: string, keepLast: number): string[] {
+/** `best-step-0000156.safetensors`: the best model so far, written at update 156. */
+export function bestStepFileName(step: number): string {
+  return `best-step-${String(step).padStart(7, '0')}.safetensors`;
+}
+
+const BEST_STEP_RE = /^best-step-(\d+)\.safetensors$/;
+
+/** The best-model files of a run directory (`checkpoints/best-step-*.safetensors`), oldest first. */
+export function listBestFiles(dir: string): { step: number; path: string }[] {
+  const cdir = runPaths(dir).checkpoints;
+  let names: string[];
+  try {
+    names = readdirSync(cdir);
+  } catch {
+    return [];
+  }
+  const out: { step: number; path: string }[] = [];
+  for (const name of names) {
+    const m = BEST_STEP_RE.exec(name);
+    if (m) out.push({ step: Number(m[1]), path: join(cdir, name) });
+  }
+  return out.sort((a, b) => a.step - b.step);
+}
+
+/**
+ * Deletes all but the `keepLast` newest step checkpoints, and every best-step file that
+ * neither a kept checkpoint nor the current best (`bestStep`) refers to; returns the deleted
+ * paths. A kept checkpoint whose metadata cannot be read keeps every best file.
+ */
+export function pruneCheckpoints(dir: string, keepLast: number, bestStep?: number): string[] {
   const all = listCheckpoints(dir);
-  const doomed = all.slice(0, Math.max(0, all.length - keepLast));
-  for (const c of doomed) rmSync(c.path, { force: true });
-  return doomed.map((c) => c.path);
+  const doomed = all.slice(0, Math.max(0, all.length - keepLast)).map((c) => c.path);
+  for (const f of doomed) rmSync(f, { force: true });
+  const needed = new Set<number>(bestStep === undefined ? [] : [bestStep]);
+  for (const c of all.slice(doomed.length)) {
+    const b = bestStepOf(c.path);
+    if (b === null) return doomed; // unreadable: keep the best files
+    if (b !== undefined) needed.add(b);
+  }
+  for (const b of listBestFiles(dir)) {
+    if (needed.has(b.step)) continue;
+    rmSync(b.path, { force: true });
+    doomed.push(b.path);
+  }
+  return doomed;
+}
+
+/** The best step a checkpoint refers to (undefined: none yet; null: unreadable). */
+function bestStepOf(path: string): number | undefined | null {
+  try {
+    const raw = readSafetensorsHeader(path).metadata.train_state;
+    const best = (JSON.parse(raw ?? 'null') as { best?: { step?: unknown } | null } | null)?.best;
+    if (best === null || best === undefined) return undefined;
+    return Number.isSafeInteger(best.step) ? (best.step as number) : null;
+  } catch {
+    return null;
+  }
 }
 
 const isDir = (p: string): boolean => {
@@ -161,7 +220,7 @@ function openLocked(dir: string, flag: string, check: (notes: string[]) => void)
  * What a run that never wrote a checkpoint leaves (train.log stays: it tells the story); its
  * summary.json, if any, is that of a run interrupted before its first step finished.
  */
-const RUN_FILES = ['config.json', 'metrics.jsonl', 'summary.json'];
+const RUN_FILES = ['config.json', 'metrics.jsonl', 'summary.json', 'summary.csv', 'run-state.json'];
 
 /** The "status" of a summary.json ("complete", "interrupted"); undefined when missing or unreadable. */
 export function readSummaryStatus(path: string): string | undefined {
@@ -197,7 +256,7 @@ export function removeUnstartedRunDir(run: OpenRunDir): string[] {
   const createdDir = run.created.some((d) => resolve(d) === resolve(p.dir));
   if (createdDir) {
     // Made by this run a moment ago and held under its lock: everything in it is the run's.
-    for (const f of [p.log, p.metrics, p.summary, join(p.dir, LOCK_FILE)]) rmSync(f, { force: true });
+    for (const f of [p.log, p.metrics, p.summary, join(p.dir, 'run-state.json'), join(p.dir, LOCK_FILE)]) rmSync(f, { force: true });
   }
   // Innermost first; a directory that is not empty (someone else's files) stays.
   for (const d of [...run.created].reverse()) {
@@ -304,7 +363,7 @@ export function supersedeAfter(
   now: Date = new Date(),
 ): { folder: string; moved: string[] } | undefined {
   const p = runPaths(dir);
-  const doomed = listCheckpoints(dir).filter((c) => c.step > step).map((c) => c.path);
+  const doomed = [...listCheckpoints(dir), ...listBestFiles(dir)].filter((c) => c.step > step).map((c) => c.path);
   if (existsSync(p.best)) {
     const s = stepOf(p.best);
     if (s !== undefined && s > step) doomed.push(p.best);

@@ -14,6 +14,21 @@ import { UsageError } from './errors.js';
 
 export const LOCK_FILE = 'run.lock';
 
+/** What a lock guards, for its file name and messages (a run directory; a sweep's folder). */
+export interface LockKind {
+  file: string;
+  /** `run directory`, `sweep folder`: named in the messages before the path. */
+  what: string;
+  /** What to do when a live process holds it. */
+  busyHint: string;
+}
+
+export const RUN_LOCK: LockKind = {
+  file: LOCK_FILE,
+  what: 'run directory',
+  busyHint: 'wait for it to finish or stop it, or choose another --out-dir',
+};
+
 interface LockOwner {
   pid: number;
   hostname: string;
@@ -72,8 +87,9 @@ function tryCreate(path: string, owner: LockOwner): boolean {
  * naming the directory and that run's pid and host. `note` receives what was done about a
  * stale lock.
  */
-export function acquireRunLock(dir: string, note: (text: string) => void = () => {}): RunLock {
-  const path = join(dir, LOCK_FILE);
+export function acquireRunLock(dir: string, note: (text: string) => void = () => {}, kind: LockKind = RUN_LOCK): RunLock {
+  const path = join(dir, kind.file);
+  const what = kind.what;
   const me: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString() };
   // A few rounds: each one either takes the lock, fails for good, or removes a stale lock.
   for (let round = 0; round < 5; round++) {
@@ -87,29 +103,28 @@ export function acquireRunLock(dir: string, note: (text: string) => void = () =>
         continue; // removed meanwhile: try again
       }
       if (age < FRESH_MS) {
-        throw new UsageError(`run directory ${dir} is being taken by another run (${path} was created ${Math.round(age)} ms ago); try again`);
+        throw new UsageError(`${what} ${dir} is being taken by another process (${path} was created ${Math.round(age)} ms ago); try again`);
       }
       if (removeIfUnchanged(path, undefined)) note(`removed the unreadable lock file ${path} (left by a run killed while starting)`);
       continue;
     }
     if (owner.hostname !== me.hostname) {
       throw new UsageError(
-        `run directory ${dir} is in use by process ${owner.pid} on host ${owner.hostname} (started ${owner.startedAt}); ` +
+        `${what} ${dir} is in use by process ${owner.pid} on host ${owner.hostname} (started ${owner.startedAt}); ` +
           `if that run is gone, delete ${path}`,
       );
     }
     if (isAlive(owner.pid)) {
       const who = owner.pid === process.pid ? 'this process' : `process ${owner.pid}`;
       throw new UsageError(
-        `run directory ${dir} is in use by ${who} (started ${owner.startedAt}); ` +
-          `wait for it to finish or stop it, or choose another --out-dir`,
+        `${what} ${dir} is in use by ${who} (started ${owner.startedAt}); ${kind.busyHint}`,
       );
     }
     if (removeIfUnchanged(path, owner)) {
-      note(`took over the run directory ${dir}: its lock was held by process ${owner.pid}, which is no longer running (started ${owner.startedAt})`);
+      note(`took over the ${what} ${dir}: its lock was held by process ${owner.pid}, which is no longer running (started ${owner.startedAt})`);
     }
   }
-  throw new UsageError(`run directory ${dir}: could not take the lock ${path} (other runs keep taking it)`);
+  throw new UsageError(`${what} ${dir}: could not take the lock ${path} (other processes keep taking it)`);
 }
 
 /**

@@ -11,7 +11,11 @@ export function lcg(seed: number): () => number {
   };
 }
 
-export function randomBatch(cfg: VitConfig, n: number, seed: number): { images: Float32Array; labels: Int32Array } {
+export function randomBatch(
+  cfg: Pick<VitConfig, 'channels' | 'imageSize' | 'numClasses'>,
+  n: number,
+  seed: number,
+): { images: Float32Array; labels: Int32Array } {
   const r = lcg(seed);
   const images = new Float32Array(n * cfg.channels * cfg.imageSize * cfg.imageSize);
   for (let i = 0; i < images.length; i++) images[i] = 2 * r() - 1;

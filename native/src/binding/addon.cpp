@@ -81,7 +81,12 @@ Napi::Value thread_census(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value set_threads(const Napi::CallbackInfo& info) {
-  cpu::set_num_threads(int_arg(info[0], "threads", 0, 1024));
+  const int n = int_arg(info[0], "threads", 0, 1024);
+  try {
+    cpu::set_num_threads(n);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("threads: ") + e.what());
+  }
   return Napi::Number::New(info.Env(), cpu::num_threads());
 }
 
@@ -138,7 +143,13 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   // The first environment (main or worker thread) sets the process-wide default: all
   // hardware threads, for OpenMP and the BLAS alike.
   static std::once_flag threads_once;
-  std::call_once(threads_once, [] { cpu::set_num_threads(0); });
+  std::call_once(threads_once, [] {
+    try {
+      cpu::set_num_threads(0);
+    } catch (const std::exception&) {
+      cpu::set_num_threads(1);  // the hardware threads cannot start here; setThreads says why
+    }
+  });
   exports.Set("NativeModel", ModelWrap::define(env));
   exports.Set("NativeCommunicator", CommWrap::define(env));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));

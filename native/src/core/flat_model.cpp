@@ -136,7 +136,10 @@ void FlatModel<T>::ensure_capacity(int B) {
                               std::to_string(need / size_t(B) / 1024) + " KiB per image)" + why +
                               "; use a smaller batch (the model is unchanged and still usable)");
   };
-  if (limit > 0 && need > limit) throw oom(", more than the " + gib(double(limit)) + " this machine has");
+  if (limit > 0 && need > limit)
+    throw oom(", more than the " + gib(double(limit)) +
+              (be_->caps().host_memory ? std::string(" this machine has")
+                                       : " left on the " + be_->name() + " device"));
   Arena<T>& a = acts_arena_;
   plan_buffers(a, B);
   // The inputs first, into locals: nothing of the model changes until everything is allocated.

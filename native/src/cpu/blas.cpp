@@ -62,10 +62,16 @@ Blas open_blas() {
       if (errors.empty()) errors = trimmed(e);  // the first failure says the most
       continue;
     }
+    // Identity first: another BLAS (or any library) named here is refused as not OpenBLAS.
+    auto config = reinterpret_cast<GetStringFn>(dlsym(h, "openblas_get_config"));
+    if (!config) {
+      dlclose(h);
+      if (errors.empty()) errors = name + " is not OpenBLAS (it has no openblas_get_config)";
+      continue;
+    }
     b.sgemm = reinterpret_cast<SgemmFn>(dlsym(h, "cblas_sgemm"));
     b.dgemm = reinterpret_cast<DgemmFn>(dlsym(h, "cblas_dgemm"));
     b.set_threads = reinterpret_cast<SetThreadsFn>(dlsym(h, "openblas_set_num_threads"));
-    auto config = reinterpret_cast<GetStringFn>(dlsym(h, "openblas_get_config"));
     auto corename = reinterpret_cast<GetStringFn>(dlsym(h, "openblas_get_corename"));
     if (!b.sgemm || !b.dgemm || !b.set_threads) {
       dlclose(h);
@@ -76,7 +82,7 @@ Blas open_blas() {
       continue;
     }
     b.handle = h;
-    std::string desc = config ? trimmed(config()) : "";
+    std::string desc = trimmed(config());
     const std::string core = corename ? trimmed(corename()) : "";
     if (!core.empty() && desc.find(core) == std::string::npos) desc += " core " + core;
     if (desc.rfind("OpenBLAS", 0) != 0) desc = "OpenBLAS" + (desc.empty() ? "" : " " + desc);

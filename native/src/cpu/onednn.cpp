@@ -146,8 +146,14 @@ Api open_onednn() {
       if (errors.empty()) errors = trimmed(dlerror());
       continue;
     }
+    // Identity first: nothing in a library is called before it shows oneDNN's entry point.
     auto version = reinterpret_cast<const Version* (*)()>(dlsym(h, "dnnl_version"));
-    const Version* v = version ? version() : nullptr;
+    if (!version) {
+      if (errors.empty()) errors = name + " is not oneDNN (it has no dnnl_version)";
+      dlclose(h);
+      continue;
+    }
+    const Version* v = version();
     if (!v || v->major != 2) {
       if (errors.empty())
         errors = name + " is oneDNN " + (v ? std::to_string(v->major) + "." + std::to_string(v->minor)

@@ -1,11 +1,19 @@
 #include "parallel.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
 #include <bitset>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -38,10 +46,67 @@ int num_threads() {
   return n > 0 ? n : hardware_threads();
 }
 
+namespace {
+std::string mib(double bytes) { return std::to_string(int64_t(bytes / (1024.0 * 1024.0))) + " MiB"; }
+
+// Why `n` threads cannot run here ("" when they can): starts n - 1 threads with the default
+// attributes (the caller is the n-th), as libgomp does for a parallel region, holds them until
+// all have started, then lets them end. libgomp exits the whole process when it cannot create a
+// thread of a region, so a count the system cannot honour (an address-space limit, `ulimit -v`,
+// with an 8 MiB stack per thread; a thread limit) must be refused here, while it can still be an
+// exception.
+std::string cannot_start(int n) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false;
+  std::vector<std::thread> started;
+  started.reserve(size_t(n));
+  std::string why;
+  for (int i = 1; i < n && why.empty(); ++i) {
+    try {
+      started.emplace_back([&] {
+        std::unique_lock<std::mutex> lock(m);
+        cv.wait(lock, [&] { return release; });
+      });
+    } catch (const std::system_error& e) {
+      why = "starting thread " + std::to_string(i + 1) + " failed (" + e.code().message() + ")";
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& t : started) t.join();
+  if (why.empty()) return why;
+  size_t stack = 0;
+  pthread_attr_t attr;
+  if (pthread_getattr_default_np(&attr) == 0) {
+    pthread_attr_getstacksize(&attr, &stack);
+    pthread_attr_destroy(&attr);
+  }
+  rlimit as{};
+  if (stack > 0 && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+    why += "; each thread reserves " + mib(double(stack)) + " of stack and the address space is limited to " +
+           mib(double(as.rlim_cur)) + " (ulimit -v)";
+  return why;
+}
+}  // namespace
+
 void set_num_threads(int n) {
-  g_threads.store(n > 0 ? n : hardware_threads());
+  const int want = n > 0 ? n : hardware_threads();
+  if (want > 1) {
+    const std::string why = cannot_start(want);
+    if (!why.empty())
+      throw std::runtime_error("cannot run " + std::to_string(want) + " threads here: " + why +
+                               "; use fewer threads (0 picks the number of hardware threads)");
+  }
+  g_threads.store(want);
   apply_threads_here();
-  blas_set_threads(g_threads.load());  // process-wide in OpenBLAS (opens it on first use)
+  // OpenBLAS keeps one worker per thread, each with its own GEMM buffer (128 MiB in Debian's
+  // build), and a worker that cannot allocate its buffer retries forever. Workers beyond the
+  // hardware threads only oversubscribe the CPUs, so the BLAS gets at most that many.
+  blas_set_threads(std::min(want, hardware_threads()));  // process-wide in OpenBLAS (opens it on first use)
 }
 
 void apply_threads_here() {

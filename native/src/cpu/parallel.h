@@ -12,7 +12,10 @@ enum class GemmImpl { Blas, Builtin, OneDnn };
 
 int hardware_threads();
 int num_threads();
-void set_num_threads(int n);  // n <= 0 means all hardware threads
+// n <= 0 means all hardware threads. Throws std::runtime_error, leaving the count as it was,
+// when n threads cannot be started here (the reason names the limit); the BLAS gets at most
+// the hardware threads.
+void set_num_threads(int n);
 // OpenMP's thread count is a per-thread setting: every thread that runs kernels (the libuv
 // worker threads of async calls) applies the current count before it starts.
 void apply_threads_here();

@@ -3,6 +3,13 @@
 // Every op binds the device, queues its work on the backend's stream and returns; only
 // download, elapsed_ms and synchronize wait (backend.h). The kernels and their launchers are
 // in the kernels_*.cu, flat_ops.cu and attention.cu files; this class only routes ops to them.
+//
+// Rounding: every kernel is compiled without FMA contraction (-fmad=false). The GR and
+// optimizer passes give the CPU's bits; other element-wise ops round like the conformance
+// suite's host references except in transcendental functions (CUDA's erf, double exp); row
+// and global reductions sum in their own fixed orders and GEMMs in cuBLAS's, so the model
+// agrees with the CPU backend to float rounding (native/tests: each op's tolerance), not bit
+// for bit.
 #pragma once
 #include <memory>
 #include <string>

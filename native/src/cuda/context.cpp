@@ -22,7 +22,6 @@ Context::Context(int device, const CublasApi& api) : device_(device) {
     check(cudaSetDevice(device), "set device");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, device), "device properties");
-    total_memory_ = prop.totalGlobalMem;
     // Non-blocking: never implicitly ordered with the legacy default stream, which other code
     // in the process (another library) might use.
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
@@ -69,6 +68,17 @@ void Context::bind() const {
   int current = -1;
   if (cudaGetDevice(&current) != cudaSuccess || current != device_)
     check(cudaSetDevice(device_), "set device");
+}
+
+size_t Context::memory_limit() const {
+  size_t free_bytes = 0, total_bytes = 0;
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess || current != device_) (void)cudaSetDevice(device_);
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return free_bytes > kReservedDeviceBytes ? free_bytes - kReservedDeviceBytes : 1;
 }
 
 void Context::synchronize() {

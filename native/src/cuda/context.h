@@ -35,10 +35,11 @@ class Context {
   const Blas& blas() const { return blas_; }
   Workspace& workspace() { return workspace_; }
   Staging& staging() { return staging_; }
-  // The device's memory less what the backend itself needs (kReservedDeviceBytes).
-  size_t memory_limit() const {
-    return total_memory_ > kReservedDeviceBytes ? total_memory_ - kReservedDeviceBytes : 0;
-  }
+  // What the model may still plan for: the device's free memory now (cudaMemGetInfo, so the
+  // CUDA context, cuBLAS's workspace, other processes and this model's own buffers are already
+  // out of it) less what the backend may yet allocate itself (kReservedDeviceBytes). 0 when
+  // the device cannot say (the allocation itself then reports out of memory).
+  size_t memory_limit() const;
   const std::string& summary() const { return summary_; }
 
   void synchronize();
@@ -54,7 +55,6 @@ class Context {
   cudaEvent_t marks_[kMarks] = {};
   Workspace workspace_;
   Staging staging_;
-  size_t total_memory_ = 0;
   std::string summary_;
 };
 

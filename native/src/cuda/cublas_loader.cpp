@@ -37,6 +37,11 @@ bool try_load(const std::string& name, CublasApi* api, std::string* why) {
     *why = open_failure(dlerror());
     return false;
   }
+  if (!dlsym(lib, "cublasGetProperty")) {  // identity first: nothing is called before it
+    *why = "not cuBLAS (it has no cublasGetProperty)";
+    dlclose(lib);
+    return false;
+  }
   std::string missing;
   resolve(lib, "cublasCreate_v2", api->create, &missing);
   resolve(lib, "cublasDestroy_v2", api->destroy, &missing);

@@ -1,6 +1,6 @@
 // Whole-model passes over the flat parameter / gradient / optimizer-state buffers.
 //
-// This file is compiled with -fmad=false (cmake/cuda.cmake): the GR and optimizer formulas of
+// Compiled with -fmad=false like every kernel (cmake/cuda.cmake): the GR and optimizer formulas of
 // grwarm/optim.h must round like the CPU's flat passes (built with -ffp-contract=off) and the
 // JS arithmetic of the unfused GR step, and a fused multiply-add rounds differently. With it,
 // gr_perturb, gr_combine and optim_update give the CPU's bits element for element (CUDA's

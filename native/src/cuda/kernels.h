@@ -114,7 +114,7 @@ template <class T>
 void launch_loss_stats(cudaStream_t s, double* out, const T* row_loss, const uint8_t* row_correct,
                        int B);
 
-// ---- flat_ops.cu (compiled with -fmad=false) ----------------------------------------------
+// ---- flat_ops.cu (no FMA contraction: bit-exact GR/optimizer formulas) ----------------------------------------------
 template <class T>
 void launch_sum_squares(cudaStream_t s, Workspace& ws, double* out, const T* x, size_t n);
 template <class T>

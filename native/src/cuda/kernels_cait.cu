@@ -4,6 +4,8 @@
 // heads, a (sequence, head) pair for class attention, a column for the LayerScale gradient),
 // each summing in the same ascending order as the CPU loops. The mixing-weight gradients
 // are one block per weight, summed with a fixed-order tree (common.cuh): deterministic.
+#include <cmath>
+
 #include "check.h"
 #include "common.cuh"
 #include "kernels.h"
@@ -252,7 +254,7 @@ void launch_talking_heads_fwd(cudaStream_t s, T* out, T* saved, const T* qkv, co
   if (rows == 0) return;
   const Th t{sh.B, sh.Tn, sh.H, sh.hd};
   talking_heads_fwd_kernel<<<blocks_of(rows), kCaitThreads, 0, s>>>(
-      out, saved, saved + plane, saved + 2 * plane, qkv, wl, bl, ww, bw, t, T(1) / sqrt(T(sh.hd)));
+      out, saved, saved + plane, saved + 2 * plane, qkv, wl, bl, ww, bw, t, T(1) / std::sqrt(T(sh.hd)));
   check_launch("talking_heads_fwd");
 }
 
@@ -263,7 +265,7 @@ void launch_talking_heads_bwd(cudaStream_t s, T* dqkv, T* dwl, T* dbl, T* dww, T
   const size_t rows = size_t(sh.B) * sh.Tn, plane = rows * sh.H * sh.Tn;
   if (sh.H == 0) return;
   const Th t{sh.B, sh.Tn, sh.H, sh.hd};
-  const T scale = T(1) / sqrt(T(sh.hd));
+  const T scale = T(1) / std::sqrt(T(sh.hd));
   T *dA = scratch, *dL = scratch + plane, *dS = scratch + 2 * plane;
   const T *S = saved, *P = saved + plane, *A = saved + 2 * plane;
   if (rows > 0) {
@@ -284,7 +286,7 @@ void launch_class_attention_fwd(cudaStream_t s, T* out, T* probs, const T* q, co
   const size_t n = size_t(sh.B) * sh.H;
   if (n == 0 || sh.Tn == 0) return;
   class_attention_fwd_kernel<<<blocks_of(n), kCaitThreads, 0, s>>>(out, probs, q, k, v, sh.B, sh.Tn,
-                                                                   sh.H, sh.hd, T(1) / sqrt(T(sh.hd)));
+                                                                   sh.H, sh.hd, T(1) / std::sqrt(T(sh.hd)));
   check_launch("class_attention_fwd");
 }
 
@@ -294,7 +296,7 @@ void launch_class_attention_bwd(cudaStream_t s, T* dq, T* dk, T* dv, const T* do
   const size_t n = size_t(sh.B) * sh.H;
   if (n == 0 || sh.Tn == 0) return;
   class_attention_bwd_kernel<<<blocks_of(n), kCaitThreads, 0, s>>>(
-      dq, dk, dv, dout, q, k, v, probs, sh.B, sh.Tn, sh.H, sh.hd, T(1) / sqrt(T(sh.hd)));
+      dq, dk, dv, dout, q, k, v, probs, sh.B, sh.Tn, sh.H, sh.hd, T(1) / std::sqrt(T(sh.hd)));
   check_launch("class_attention_bwd");
 }
 

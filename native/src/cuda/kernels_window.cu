@@ -1,5 +1,7 @@
 // Ops of hierarchical families (Swin): window attention with an additive bias, row gathers
 // (window partition with cyclic shift, window reverse, patch merging) and mean pooling.
+#include <cmath>
+
 #include "check.h"
 #include "common.cuh"
 #include "kernels.h"
@@ -154,8 +156,9 @@ void launch_attention_bias_fwd(cudaStream_t s, T* out, T* probs, const T* qkv, c
                                int nb, const AttnShape& sh) {
   const size_t n = size_t(sh.B) * sh.H * sh.Tn;
   if (n == 0) return;
+  const T scale = T(1.0 / std::sqrt(double(sh.hd)));  // typed: the kernel deduces T from it
   attention_bias_fwd_kernel<<<blocks_for(n), kWindowThreads, 0, s>>>(
-      out, probs, qkv, bias, nb, sh.B, sh.Tn, sh.H, sh.hd, T(1) / sqrt(T(sh.hd)));
+      out, probs, qkv, bias, nb, sh.B, sh.Tn, sh.H, sh.hd, scale);
   check_launch("attention_bias_fwd");
 }
 
@@ -164,7 +167,7 @@ void launch_attention_bias_bwd(cudaStream_t s, T* dqkv, T* dscores, const T* dou
                                const T* probs, const AttnShape& sh) {
   const size_t n = size_t(sh.B) * sh.H * sh.Tn;
   if (n == 0) return;
-  const T scale = T(1) / sqrt(T(sh.hd));
+  const T scale = T(1.0 / std::sqrt(double(sh.hd)));
   attention_bias_bwd_rows<<<blocks_for(n), kWindowThreads, 0, s>>>(dqkv, dscores, dout, qkv, probs,
                                                              sh.B, sh.Tn, sh.H, sh.hd, scale);
   check_launch("attention_bias_bwd");

@@ -63,8 +63,9 @@ enum class Scratch : int {
 // under this many bytes, whatever the batch size (attention.cu).
 constexpr size_t kAttentionScratchBytes = size_t(256) << 20;
 
-// Device memory the model should not plan for: the attention scratch above plus the CUDA
-// context, cuBLAS's workspace, reduction partials and slack (Backend::memory_limit_bytes).
+// Device memory the model should not plan for, kept back from the device's free memory
+// (Context::memory_limit): the attention scratch above, reduction partials, cuBLAS's
+// workspace growth and slack.
 constexpr size_t kReservedDeviceBytes = kAttentionScratchBytes + (size_t(512) << 20);
 
 class Workspace {

@@ -22,14 +22,32 @@ void write_message(char* buf, size_t size, const std::string& msg) {
   if (buf && size > 0) std::snprintf(buf, size, "%s", msg.c_str());
 }
 
+std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+// The oldest Linux driver of this CUDA major version (NVIDIA's compatibility table: minor
+// version compatibility within a major release).
+const char* min_driver() { return CUDART_VERSION >= 13000 ? "580" : CUDART_VERSION >= 12000 ? "525" : "450"; }
+
 // Why CUDA itself cannot start, from cudaGetDeviceCount's error, prefixed with what it means.
+// "Insufficient driver" covers both a missing driver and an old one; cudaDriverGetVersion
+// tells them apart (0: no driver could be loaded).
 std::string cuda_unavailable(cudaError_t e) {
   const std::string text = cudaGetErrorString(e);
   switch (e) {
-    case cudaErrorInsufficientDriver:
+    case cudaErrorInsufficientDriver: {
+      int driver = 0;
+      if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = -1;
+      (void)cudaGetLastError();
+      if (driver == 0)
+        return "no NVIDIA driver found (libcuda.so.1 cannot be loaded): install the NVIDIA driver "
+               "(for CUDA " + cuda_version(CUDART_VERSION) + ": version " + min_driver() + " or newer)";
+      if (driver > 0)
+        return "NVIDIA driver too old: found a driver for CUDA " + cuda_version(driver) +
+               ", this plugin needs CUDA " + cuda_version(CUDART_VERSION) +
+               " (driver " + min_driver() + " or newer)";
       return "no usable CUDA driver: " + text + " (this plugin needs an NVIDIA driver for CUDA " +
-             std::to_string(CUDART_VERSION / 1000) + "." +
-             std::to_string(CUDART_VERSION % 1000 / 10) + " or newer)";
+             cuda_version(CUDART_VERSION) + " or newer)";
+    }
     case cudaErrorNoDevice:
       return "no CUDA device: " + text;
     default:
