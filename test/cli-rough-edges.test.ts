@@ -379,7 +379,7 @@ describe('10. eval of a plain weights file', () => {
     expect(wrong.err).toContain(`error: ${w}: does not hold the parameters of --model vit-ti for synthetic (10 classes): `);
 
     const h = await cli(['eval', '--help']);
-    expect(h.out).toMatch(/--model <name> +model: [^]*\(required for a plain weights\s+file; choices: vit-micro/);
+    expect(h.out).toMatch(/--model <name> +model: [^]*\(required\s+for\s+a\s+plain\s+weights\s+file;\s+choices:\s+vit-micro/);
 
     // A training checkpoint records its model: a different --model is refused.
     const clash = await cli(['eval', '--checkpoint', join(d, 'best.safetensors'), '--model', 'vit-ti']);

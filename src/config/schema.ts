@@ -322,7 +322,7 @@ type Row = Omit<FieldSpec, 'key' | 'flag' | 'defaultText'> & { defaultText?: str
 
 const rows: { [K in ConfigKey]: Row } = {
   model: { group: 'model', kind: 'enum', choices: MODELS, valueName: '<name>', expected: oneOf(MODELS),
-    description: 'model: vit-micro (tiny, for tests and quick runs), vit-ti, vit-s, vit-b; swin-micro, swin-t, swin-s, swin-b, swin-t-cifar (docs/method.md section 4.7); cait-micro, cait-xxs12, cait-xxs24, cait-xs12, cait-s12 and their -cifar variants (section 4.8)' },
+    description: 'model: vit-micro (tiny, for tests and quick runs), vit-ti, vit-s, vit-b; swin-micro, swin-t, swin-s, swin-b, swin-t-cifar (docs/method.md section 4.7); cait-micro, cait-xxs12, cait-xxs24, cait-xs12, cait-s12 and their -cifar variants (section 4.9)' },
   dropout: { group: 'model', kind: 'number', valueName: '<p>', expected: UNIT,
     description: 'dropout rate (position embedding, attention, MLP); 0 turns it off' },
   gelu: { group: 'model', kind: 'enum', choices: GELUS, valueName: '<kind>', expected: oneOf(GELUS),
