@@ -37,6 +37,27 @@ void softmax_row(T* x, int n) {
   for (int j = 0; j < n; ++j) x[j] *= inv;
 }
 
+// out[jj] = sum_d a[d] * b_jj[d] for `n` rows b_jj = b + jj * stride (n <= 4), each sum over d
+// ascending (the order of a single dot product), with independent accumulators so the rows'
+// chains overlap.
+template <class T>
+inline void dots4(T* out, const T* a, const T* b, size_t stride, int n, int hd) {
+  T acc[4] = {T(0), T(0), T(0), T(0)};
+  if (n == 4) {
+    const T *b0 = b, *b1 = b + stride, *b2 = b + 2 * stride, *b3 = b + 3 * stride;
+    for (int d = 0; d < hd; ++d) {
+      acc[0] += a[d] * b0[d];
+      acc[1] += a[d] * b1[d];
+      acc[2] += a[d] * b2[d];
+      acc[3] += a[d] * b3[d];
+    }
+  } else {
+    for (int jj = 0; jj < n; ++jj)
+      for (int d = 0; d < hd; ++d) acc[jj] += a[d] * b[jj * stride + d];
+  }
+  for (int jj = 0; jj < n; ++jj) out[jj] = acc[jj];
+}
+
 }  // namespace
 
 template <class T>
@@ -50,29 +71,31 @@ void CpuBackend<T>::talking_heads_fwd(T* out, T* saved, const T* qkv, const T* w
 #pragma omp parallel for schedule(static)
   for (long long r = 0; r < rows; ++r) {
     const int b = int(r / N), i = int(r % N);
-    for (int h = 0; h < H; ++h)
-      for (int j = 0; j < N; ++j) {
-        const T *q = qkv + t.q(b, i, 0, h), *k = qkv + t.q(b, j, 1, h);
-        T acc = T(0);
-        for (int d = 0; d < hd; ++d) acc += q[d] * k[d];
-        S[t.s(b, h, i) + j] = acc * scale;
-      }
-    // proj_l across heads, softmax over keys, proj_w across heads
+    const size_t kstride = 3 * t.D();  // from key j to key j + 1
+    for (int h = 0; h < H; ++h) {
+      T* Sh = S + t.s(b, h, i);
+      for (int j = 0; j < N; j += 4) dots4(Sh + j, qkv + t.q(b, i, 0, h), qkv + t.q(b, j, 1, h), kstride, std::min(4, N - j), hd);
+      for (int j = 0; j < N; ++j) Sh[j] *= scale;
+    }
+    // proj_l across heads, softmax over keys, proj_w across heads; each element sums its bias
+    // then the heads in ascending order (the loop over keys innermost, so it vectorises)
     for (int g = 0; g < H; ++g) {
       T* Lg = P + t.s(b, g, i);
-      for (int j = 0; j < N; ++j) {
-        T acc = bl[g];
-        for (int h = 0; h < H; ++h) acc += wl[g * H + h] * S[t.s(b, h, i) + j];
-        Lg[j] = acc;
+      for (int j = 0; j < N; ++j) Lg[j] = bl[g];
+      for (int h = 0; h < H; ++h) {
+        const T w = wl[g * H + h], *Sh = S + t.s(b, h, i);
+        for (int j = 0; j < N; ++j) Lg[j] += w * Sh[j];
       }
       softmax_row(Lg, N);
     }
-    for (int g = 0; g < H; ++g)
-      for (int j = 0; j < N; ++j) {
-        T acc = bw[g];
-        for (int h = 0; h < H; ++h) acc += ww[g * H + h] * P[t.s(b, h, i) + j];
-        A[t.s(b, g, i) + j] = acc;
+    for (int g = 0; g < H; ++g) {
+      T* Ag = A + t.s(b, g, i);
+      for (int j = 0; j < N; ++j) Ag[j] = bw[g];
+      for (int h = 0; h < H; ++h) {
+        const T w = ww[g * H + h], *Ph = P + t.s(b, h, i);
+        for (int j = 0; j < N; ++j) Ag[j] += w * Ph[j];
       }
+    }
     for (int g = 0; g < H; ++g) {
       T* o = out + t.o(b, i, g);
       for (int d = 0; d < hd; ++d) o[d] = T(0);
@@ -99,31 +122,31 @@ void CpuBackend<T>::talking_heads_bwd(T* dqkv, T* dwl, T* dbl, T* dww, T* dbw, T
 #pragma omp parallel for schedule(static)
   for (long long r = 0; r < rows; ++r) {
     const int b = int(r / N), i = int(r % N);
+    const size_t vstride = 3 * t.D();
     for (int g = 0; g < H; ++g)
-      for (int j = 0; j < N; ++j) {
-        const T *go = dout + t.o(b, i, g), *v = qkv + t.q(b, j, 2, g);
-        T acc = T(0);
-        for (int d = 0; d < hd; ++d) acc += go[d] * v[d];
-        dA[t.s(b, g, i) + j] = acc;
-      }
+      for (int j = 0; j < N; j += 4)
+        dots4(dA + t.s(b, g, i) + j, dout + t.o(b, i, g), qkv + t.q(b, j, 2, g), vstride, std::min(4, N - j), hd);
+    // the head mixings transposed: each element sums the heads in ascending order from 0
     for (int h = 0; h < H; ++h) {
-      T* dl = dL + t.s(b, h, i);
+      T* dl = dL + t.s(b, h, i);  // dP first, turned into dL below
       const T* p = P + t.s(b, h, i);
-      T dot = T(0);
-      for (int j = 0; j < N; ++j) {
-        T acc = T(0);
-        for (int g = 0; g < H; ++g) acc += ww[g * H + h] * dA[t.s(b, g, i) + j];
-        dl[j] = acc;  // dP, turned into dL below
-        dot += p[j] * acc;
+      for (int j = 0; j < N; ++j) dl[j] = T(0);
+      for (int g = 0; g < H; ++g) {
+        const T w = ww[g * H + h], *dAg = dA + t.s(b, g, i);
+        for (int j = 0; j < N; ++j) dl[j] += w * dAg[j];
       }
+      T dot = T(0);
+      for (int j = 0; j < N; ++j) dot += p[j] * dl[j];
       for (int j = 0; j < N; ++j) dl[j] = p[j] * (dl[j] - dot);
     }
-    for (int h = 0; h < H; ++h)
-      for (int j = 0; j < N; ++j) {
-        T acc = T(0);
-        for (int g = 0; g < H; ++g) acc += wl[g * H + h] * dL[t.s(b, g, i) + j];
-        dS[t.s(b, h, i) + j] = acc;
+    for (int h = 0; h < H; ++h) {
+      T* ds = dS + t.s(b, h, i);
+      for (int j = 0; j < N; ++j) ds[j] = T(0);
+      for (int g = 0; g < H; ++g) {
+        const T w = wl[g * H + h], *dLg = dL + t.s(b, g, i);
+        for (int j = 0; j < N; ++j) ds[j] += w * dLg[j];
       }
+    }
     for (int h = 0; h < H; ++h) {
       T* dq = dqkv + t.q(b, i, 0, h);
       for (int d = 0; d < hd; ++d) dq[d] = T(0);
