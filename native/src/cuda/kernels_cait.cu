@@ -1,8 +1,9 @@
 // CaiT's ops on the GPU: talking-heads attention, class attention and LayerScale.
 //
-// Simple kernels, one thread per independent row (a query row of one sequence for talking
-// heads, a (sequence, head) pair for class attention, a column for the LayerScale gradient),
-// each summing in the same ascending order as the CPU loops. The mixing-weight gradients
+// Simple kernels: talking heads as a chain of element-wise kernels (scores, head mixing,
+// softmax rows, A v and their backward), class attention one thread per (sequence, head), the
+// LayerScale gradient one thread per column; each sums in the same ascending order as the CPU
+// loops. The mixing-weight gradients
 // are one block per weight, summed with a fixed-order tree (common.cuh): deterministic.
 #include <cmath>
 
@@ -37,109 +38,105 @@ __device__ void softmax_row(T* x, int n) {
   for (int j = 0; j < n; ++j) x[j] *= inv;
 }
 
-// One thread per (b, query i): scores of every head, proj_l, softmax, proj_w, A v.
+// Talking heads run as a chain of small kernels, each with one thread per output element (or
+// per softmax row), so a batch gives B·H·Tn² threads where one thread per query row would give
+// only B·Tn. Every element sums in the CPU's order (ascending d, j or head).
+
+// S[b, h, i, j] = (q_bhi . k_bhj) scale
 template <class T>
-__global__ void talking_heads_fwd_kernel(T* out, T* S, T* P, T* A, const T* qkv, const T* wl,
-                                         const T* bl, const T* ww, const T* bw, Th t, T scale) {
-  const size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= size_t(t.B) * t.N) return;
-  const int b = int(r / t.N), i = int(r % t.N), N = t.N, H = t.H, hd = t.hd;
-  for (int h = 0; h < H; ++h)
-    for (int j = 0; j < N; ++j) {
-      const T *q = qkv + t.q(b, i, 0, h), *k = qkv + t.q(b, j, 1, h);
-      T acc = T(0);
-      for (int d = 0; d < hd; ++d) acc += q[d] * k[d];
-      S[t.s(b, h, i) + j] = acc * scale;
-    }
+__global__ void th_scores(T* S, const T* qkv, Th t, T scale) {
+  const size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t N = size_t(t.N);
+  if (e >= size_t(t.B) * t.H * N * N) return;
+  const int j = int(e % N), i = int((e / N) % N), h = int((e / (N * N)) % t.H), b = int(e / (N * N * t.H));
+  const T *q = qkv + t.q(b, i, 0, h), *k = qkv + t.q(b, j, 1, h);
+  T acc = T(0);
+  for (int d = 0; d < t.hd; ++d) acc += q[d] * k[d];
+  S[e] = acc * scale;
+}
+
+// Y[b, g, i, j] = bias[g] + sum_h W[g, h] X[b, h, i, j] (transposed: W[h, g], no bias), one
+// thread per (b, i, j) for every g: the head mixing of proj_l / proj_w and its backward.
+template <class T>
+__global__ void th_mix(T* Y, const T* X, const T* W, const T* bias, bool transposed, Th t) {
+  const size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t nn = size_t(t.N) * t.N;
+  if (e >= size_t(t.B) * nn) return;
+  const size_t b = e / nn, ij = e % nn;
+  const int H = t.H;
+  const T* xb = X + b * H * nn + ij;
+  T* yb = Y + b * H * nn + ij;
   for (int g = 0; g < H; ++g) {
-    T* Lg = P + t.s(b, g, i);
-    for (int j = 0; j < N; ++j) {
-      T acc = bl[g];
-      for (int h = 0; h < H; ++h) acc += wl[g * H + h] * S[t.s(b, h, i) + j];
-      Lg[j] = acc;
-    }
-    softmax_row(Lg, N);
-  }
-  for (int g = 0; g < H; ++g)
-    for (int j = 0; j < N; ++j) {
-      T acc = bw[g];
-      for (int h = 0; h < H; ++h) acc += ww[g * H + h] * P[t.s(b, h, i) + j];
-      A[t.s(b, g, i) + j] = acc;
-    }
-  for (int g = 0; g < H; ++g) {
-    T* o = out + t.o(b, i, g);
-    for (int d = 0; d < hd; ++d) o[d] = T(0);
-    for (int j = 0; j < N; ++j) {
-      const T a = A[t.s(b, g, i) + j];
-      const T* v = qkv + t.q(b, j, 2, g);
-      for (int d = 0; d < hd; ++d) o[d] += a * v[d];
-    }
+    T acc = bias ? bias[g] : T(0);
+    for (int h = 0; h < H; ++h) acc += (transposed ? W[h * H + g] : W[g * H + h]) * xb[size_t(h) * nn];
+    yb[size_t(g) * nn] = acc;
   }
 }
 
-// One thread per (b, query i): dA = dout v^T, dP = ww^T dA, dL (softmax backward),
-// dS = wl^T dL, dq = dS k.
+// Softmax of every row of P in place, one thread per row (j ascending, as on the CPU).
 template <class T>
-__global__ void talking_heads_bwd_rows(T* dqkv, T* dA, T* dL, T* dS, const T* dout, const T* qkv,
-                                       const T* P, const T* wl, const T* ww, Th t, T scale) {
+__global__ void th_softmax(T* P, size_t rows, int N) {
   const size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= size_t(t.B) * t.N) return;
-  const int b = int(r / t.N), i = int(r % t.N), N = t.N, H = t.H, hd = t.hd;
-  for (int g = 0; g < H; ++g)
-    for (int j = 0; j < N; ++j) {
-      const T *go = dout + t.o(b, i, g), *v = qkv + t.q(b, j, 2, g);
-      T acc = T(0);
-      for (int d = 0; d < hd; ++d) acc += go[d] * v[d];
-      dA[t.s(b, g, i) + j] = acc;
-    }
-  for (int h = 0; h < H; ++h) {
-    T* dl = dL + t.s(b, h, i);
-    const T* p = P + t.s(b, h, i);
-    T dot = T(0);
-    for (int j = 0; j < N; ++j) {
-      T acc = T(0);
-      for (int g = 0; g < H; ++g) acc += ww[g * H + h] * dA[t.s(b, g, i) + j];
-      dl[j] = acc;
-      dot += p[j] * acc;
-    }
-    for (int j = 0; j < N; ++j) dl[j] = p[j] * (dl[j] - dot);
-  }
-  for (int h = 0; h < H; ++h)
-    for (int j = 0; j < N; ++j) {
-      T acc = T(0);
-      for (int g = 0; g < H; ++g) acc += wl[g * H + h] * dL[t.s(b, g, i) + j];
-      dS[t.s(b, h, i) + j] = acc;
-    }
-  for (int h = 0; h < H; ++h) {
-    T* dq = dqkv + t.q(b, i, 0, h);
-    for (int d = 0; d < hd; ++d) dq[d] = T(0);
-    for (int j = 0; j < N; ++j) {
-      const T ds = dS[t.s(b, h, i) + j] * scale;
-      const T* k = qkv + t.q(b, j, 1, h);
-      for (int d = 0; d < hd; ++d) dq[d] += ds * k[d];
-    }
-  }
+  if (r >= rows) return;
+  softmax_row(P + r * N, N);
 }
 
-// One thread per (b, key j): dk = dS^T q, dv = A^T dout.
+// dL = P (dP - sum_j P dP) per row, in place over dP; one thread per row.
 template <class T>
-__global__ void talking_heads_bwd_cols(T* dqkv, const T* dS, const T* A, const T* dout,
-                                       const T* qkv, Th t, T scale) {
+__global__ void th_softmax_bwd(T* dL, const T* P, size_t rows, int N) {
   const size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= size_t(t.B) * t.N) return;
-  const int b = int(r / t.N), j = int(r % t.N), N = t.N, H = t.H, hd = t.hd;
-  for (int h = 0; h < H; ++h) {
-    T *dk = dqkv + t.q(b, j, 1, h), *dv = dqkv + t.q(b, j, 2, h);
-    for (int d = 0; d < hd; ++d) dk[d] = dv[d] = T(0);
-    for (int i = 0; i < N; ++i) {
-      const T ds = dS[t.s(b, h, i) + j] * scale, a = A[t.s(b, h, i) + j];
-      const T *q = qkv + t.q(b, i, 0, h), *go = dout + t.o(b, i, h);
-      for (int d = 0; d < hd; ++d) {
-        dk[d] += ds * q[d];
-        dv[d] += a * go[d];
-      }
-    }
+  if (r >= rows) return;
+  T* d = dL + r * N;
+  const T* p = P + r * N;
+  T dot = T(0);
+  for (int j = 0; j < N; ++j) dot += p[j] * d[j];
+  for (int j = 0; j < N; ++j) d[j] = p[j] * (d[j] - dot);
+}
+
+// out[b, i, h*hd + d] = sum_j A[b, h, i, j] v[b, j, h, d]
+template <class T>
+__global__ void th_apply(T* out, const T* A, const T* qkv, Th t) {
+  const size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t D = t.D();
+  if (e >= size_t(t.B) * t.N * D) return;
+  const int c = int(e % D), i = int((e / D) % t.N), b = int(e / (D * t.N)), h = c / t.hd, d = c % t.hd;
+  const T* a = A + t.s(b, h, i);
+  T acc = T(0);
+  for (int j = 0; j < t.N; ++j) acc += a[j] * qkv[t.q(b, j, 2, h) + d];
+  out[e] = acc;
+}
+
+// dA[b, g, i, j] = dout_bgi . v_bgj
+template <class T>
+__global__ void th_dA(T* dA, const T* dout, const T* qkv, Th t) {
+  const size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t N = size_t(t.N);
+  if (e >= size_t(t.B) * t.H * N * N) return;
+  const int j = int(e % N), i = int((e / N) % N), g = int((e / (N * N)) % t.H), b = int(e / (N * N * t.H));
+  const T *go = dout + t.o(b, i, g), *v = qkv + t.q(b, j, 2, g);
+  T acc = T(0);
+  for (int d = 0; d < t.hd; ++d) acc += go[d] * v[d];
+  dA[e] = acc;
+}
+
+// One thread per (b, token t, channel h*hd + d): dq = dS k scale (over keys j), dk = dS^T q
+// scale and dv = A^T dout (over queries i).
+template <class T>
+__global__ void th_dqkv(T* dqkv, const T* dS, const T* A, const T* dout, const T* qkv, Th t, T scale) {
+  const size_t e = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t D = t.D();
+  if (e >= size_t(t.B) * t.N * D) return;
+  const int c = int(e % D), tok = int((e / D) % t.N), b = int(e / (D * t.N)), h = c / t.hd, d = c % t.hd;
+  T dq = T(0), dk = T(0), dv = T(0);
+  for (int j = 0; j < t.N; ++j) dq += (dS[t.s(b, h, tok) + j] * scale) * qkv[t.q(b, j, 1, h) + d];
+  for (int i = 0; i < t.N; ++i) {
+    const size_t si = t.s(b, h, i) + tok;
+    dk += (dS[si] * scale) * qkv[t.q(b, i, 0, h) + d];
+    dv += A[si] * dout[t.o(b, i, h) + d];
   }
+  dqkv[t.q(b, tok, 0, h) + d] = dq;
+  dqkv[t.q(b, tok, 1, h) + d] = dk;
+  dqkv[t.q(b, tok, 2, h) + d] = dv;
 }
 
 // One block per mixing weight (dww, dwl: H x H each, then dbw, dbl: H each): the sum over
@@ -251,10 +248,19 @@ template <class T>
 void launch_talking_heads_fwd(cudaStream_t s, T* out, T* saved, const T* qkv, const T* wl,
                               const T* bl, const T* ww, const T* bw, const AttnShape& sh) {
   const size_t rows = size_t(sh.B) * sh.Tn, plane = rows * sh.H * sh.Tn;
-  if (rows == 0) return;
+  if (rows == 0 || sh.H == 0) return;
   const Th t{sh.B, sh.Tn, sh.H, sh.hd};
-  talking_heads_fwd_kernel<<<blocks_of(rows), kCaitThreads, 0, s>>>(
-      out, saved, saved + plane, saved + 2 * plane, qkv, wl, bl, ww, bw, t, T(1) / std::sqrt(T(sh.hd)));
+  T *S = saved, *P = saved + plane, *A = saved + 2 * plane;
+  const size_t pairs = size_t(sh.B) * sh.Tn * sh.Tn, outs = rows * sh.H * sh.hd;
+  th_scores<<<blocks_of(plane), kCaitThreads, 0, s>>>(S, qkv, t, T(1) / std::sqrt(T(sh.hd)));
+  check_launch("talking_heads_fwd");
+  th_mix<<<blocks_of(pairs), kCaitThreads, 0, s>>>(P, S, wl, bl, false, t);
+  check_launch("talking_heads_fwd");
+  th_softmax<<<blocks_of(rows * sh.H), kCaitThreads, 0, s>>>(P, rows * sh.H, sh.Tn);
+  check_launch("talking_heads_fwd");
+  th_mix<<<blocks_of(pairs), kCaitThreads, 0, s>>>(A, P, ww, bw, false, t);
+  check_launch("talking_heads_fwd");
+  th_apply<<<blocks_of(outs), kCaitThreads, 0, s>>>(out, A, qkv, t);
   check_launch("talking_heads_fwd");
 }
 
@@ -268,11 +274,17 @@ void launch_talking_heads_bwd(cudaStream_t s, T* dqkv, T* dwl, T* dbl, T* dww, T
   const T scale = T(1) / std::sqrt(T(sh.hd));
   T *dA = scratch, *dL = scratch + plane, *dS = scratch + 2 * plane;
   const T *S = saved, *P = saved + plane, *A = saved + 2 * plane;
+  const size_t pairs = size_t(sh.B) * sh.Tn * sh.Tn, outs = rows * sh.H * sh.hd;
   if (rows > 0) {
-    talking_heads_bwd_rows<<<blocks_of(rows), kCaitThreads, 0, s>>>(dqkv, dA, dL, dS, dout, qkv, P,
-                                                                     wl, ww, t, scale);
+    th_dA<<<blocks_of(plane), kCaitThreads, 0, s>>>(dA, dout, qkv, t);
     check_launch("talking_heads_bwd");
-    talking_heads_bwd_cols<<<blocks_of(rows), kCaitThreads, 0, s>>>(dqkv, dS, A, dout, qkv, t, scale);
+    th_mix<<<blocks_of(pairs), kCaitThreads, 0, s>>>(dL, dA, ww, static_cast<const T*>(nullptr), true, t);
+    check_launch("talking_heads_bwd");
+    th_softmax_bwd<<<blocks_of(rows * sh.H), kCaitThreads, 0, s>>>(dL, P, rows * sh.H, sh.Tn);
+    check_launch("talking_heads_bwd");
+    th_mix<<<blocks_of(pairs), kCaitThreads, 0, s>>>(dS, dL, wl, static_cast<const T*>(nullptr), true, t);
+    check_launch("talking_heads_bwd");
+    th_dqkv<<<blocks_of(outs), kCaitThreads, 0, s>>>(dqkv, dS, A, dout, qkv, t, scale);
     check_launch("talking_heads_bwd");
   }
   talking_heads_mix_grads<<<unsigned(2 * sh.H * sh.H + 2 * sh.H), kMixThreads, 0, s>>>(
