@@ -261,7 +261,7 @@ void CudaBackend<T>::layer_scale_fwd(T* y, const T* x, const T* gamma, int rows,
 template <class T>
 void CudaBackend<T>::layer_scale_bwd(T* dx, T* dgamma, const T* dy, const T* x, const T* gamma,
                                      int rows, int cols) {
-  launch_layer_scale_bwd(enter(), dx, dgamma, dy, x, gamma, rows, cols);
+  launch_layer_scale_bwd(enter(), ctx_.workspace(), dx, dgamma, dy, x, gamma, rows, cols);
 }
 
 template <class T>

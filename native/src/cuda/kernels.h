@@ -73,8 +73,8 @@ void launch_class_attention_bwd(cudaStream_t s, T* dq, T* dk, T* dv, const T* do
 template <class T>
 void launch_layer_scale_fwd(cudaStream_t s, T* y, const T* x, const T* gamma, int rows, int cols);
 template <class T>
-void launch_layer_scale_bwd(cudaStream_t s, T* dx, T* dgamma, const T* dy, const T* x,
-                            const T* gamma, int rows, int cols);
+void launch_layer_scale_bwd(cudaStream_t s, Workspace& ws, T* dx, T* dgamma, const T* dy,
+                            const T* x, const T* gamma, int rows, int cols);
 template <class T>
 void launch_mean_tokens_fwd(cudaStream_t s, T* out, const T* x, int B, int L, int D);
 template <class T>

@@ -1,13 +1,14 @@
 // CaiT's ops on the GPU: talking-heads attention, class attention and LayerScale.
 //
 // Simple kernels: talking heads as a chain of element-wise kernels (scores, head mixing,
-// softmax rows, A v and their backward), class attention one thread per (sequence, head), the
-// LayerScale gradient one thread per column; each sums in the same ascending order as the CPU
-// loops. The mixing-weight gradients
-// are one block per weight, summed with a fixed-order tree (common.cuh): deterministic.
+// softmax rows, A v and their backward), class attention one thread per (sequence, head); each
+// sums in the same ascending order as the CPU loops. Reductions over rows are deterministic in
+// their own fixed orders: the mixing-weight gradients one block per weight with a fixed tree
+// (common.cuh), the LayerScale gradient the two-stage column sum of column_reduce.cuh.
 #include <cmath>
 
 #include "check.h"
+#include "column_reduce.cuh"
 #include "common.cuh"
 #include "kernels.h"
 
@@ -229,15 +230,18 @@ __global__ void layer_scale_fwd_kernel(T* y, const T* x, const T* gamma, size_t 
   GW_GRID_STRIDE(i, n) y[i] = gamma[i % cols] * x[i];
 }
 
-// One thread per column, rows ascending (as on the CPU).
+// Row r's contribution to dgamma[c]: the deterministic two-stage column sum of
+// column_reduce.cuh (a fixed order, not the CPU's plain row order).
 template <class T>
-__global__ void layer_scale_dgamma_kernel(T* dgamma, const T* dy, const T* x, int rows, int cols) {
-  const int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
-  T acc = T(0);
-  for (int r = 0; r < rows; ++r) acc += dy[size_t(r) * cols + c] * x[size_t(r) * cols + c];
-  dgamma[c] = acc;
-}
+struct LayerScaleGrad {
+  static constexpr int kOut = 1;
+  const T *dy, *x;
+  int cols;
+  __device__ void operator()(int r, int c, T* v) const {
+    const size_t i = size_t(r) * cols + c;
+    v[0] = dy[i] * x[i];
+  }
+};
 
 constexpr int kCaitThreads = 128;
 unsigned blocks_of(size_t n) { return unsigned((n + kCaitThreads - 1) / kCaitThreads); }
@@ -321,12 +325,12 @@ void launch_layer_scale_fwd(cudaStream_t s, T* y, const T* x, const T* gamma, in
 }
 
 template <class T>
-void launch_layer_scale_bwd(cudaStream_t s, T* dx, T* dgamma, const T* dy, const T* x,
-                            const T* gamma, int rows, int cols) {
+void launch_layer_scale_bwd(cudaStream_t s, Workspace& ws, T* dx, T* dgamma, const T* dy,
+                            const T* x, const T* gamma, int rows, int cols) {
   if (cols == 0) return;
   // dgamma first: dx may alias dy.
-  layer_scale_dgamma_kernel<<<blocks_of(size_t(cols)), kCaitThreads, 0, s>>>(dgamma, dy, x, rows, cols);
-  check_launch("layer_scale_bwd");
+  column_reduce(s, ws, dgamma, static_cast<T*>(nullptr), rows, cols, false,
+                LayerScaleGrad<T>{dy, x, cols}, "layer_scale_bwd");
   const size_t n = size_t(rows) * cols;
   if (n == 0) return;
   layer_scale_fwd_kernel<<<flat_blocks(n), kThreads, 0, s>>>(dx, dy, gamma, n, cols);
@@ -344,7 +348,8 @@ void launch_layer_scale_bwd(cudaStream_t s, T* dx, T* dgamma, const T* dy, const
   template void launch_class_attention_bwd<T>(cudaStream_t, T*, T*, T*, const T*, const T*,      \
                                               const T*, const T*, const T*, const AttnShape&);   \
   template void launch_layer_scale_fwd<T>(cudaStream_t, T*, const T*, const T*, int, int);       \
-  template void launch_layer_scale_bwd<T>(cudaStream_t, T*, T*, const T*, const T*, const T*, int, int);
+  template void launch_layer_scale_bwd<T>(cudaStream_t, Workspace&, T*, T*, const T*, const T*,  \
+                                          const T*, int, int);
 GW_INSTANTIATE(float)
 GW_INSTANTIATE(double)
 
