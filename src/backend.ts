@@ -29,6 +29,20 @@ export function setGemm(kind: 'onednn' | 'openblas' | 'blas' | 'builtin'): void 
   native().setGemm(kind);
 }
 
+/**
+ * Turns the GEMM epilogues of the CPU backend on (default) or off: the residual add fused into
+ * oneDNN's matmul, or run as its own pass (`GRWARM_EPILOGUES=0` sets the start value). For
+ * tests and benchmarks; both compute the same sums. Returns the previous setting.
+ */
+export function setGemmEpilogues(on: boolean): boolean {
+  return native().setGemmEpilogues(on);
+}
+
+/** GEMMs run with a fused residual epilogue since the addon loaded (tests check the path runs). */
+export function gemmEpilogueCalls(): number {
+  return native().gemmEpilogueCalls();
+}
+
 /** Milliseconds spent inside GEMM library calls since the addon loaded (for benchmarks). */
 export function gemmClockMs(): number {
   return native().gemmClockMs();

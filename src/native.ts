@@ -212,15 +212,17 @@ export interface NativeAddon {
   /** Joins the MPI job this process was launched in; fails clearly without MPI support. */
   NativeCommunicator: new (timeoutSec: number) => NativeCommunicatorHandle;
   backendInfo(): BackendInfo;
+  /** The parameter count of a model config, from its family's layout (nothing allocated). */
+  paramCount(config: NativeVitConfig): number;
   setThreads(n: number): number;
   /** How many distinct CPU threads ran kernel work since the last call (then resets). */
   threadCensus(): number;
   setGemm(kind: 'onednn' | 'openblas' | 'blas' | 'builtin'): void;
   /** Milliseconds spent inside GEMM calls since the addon loaded (all models). */
   gemmClockMs(): number;
+  setGemmEpilogues(on: boolean): boolean;
+  gemmEpilogueCalls(): number;
   sgemmBench(n: number, iters: number): number;
-  /** Parameters of the model a config builds (its layout alone; nothing allocated). */
-  paramCount(config: NativeVitConfig): number;
 }
 
 let cached: NativeAddon | undefined;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createModel, vitConfig } from '../src/index.js';
-import { presetParamCount } from '../src/model/presets.js';
+import { presetSizes } from '../src/model/preset-sizes.js';
 import { lcg, randomBatch, randomizeParams } from './support/batch.js';
 import { cli } from './support/cli.js';
 
@@ -17,6 +17,8 @@ const TINY_CAIT = vitConfig('cait-micro', { imageSize: 16, patchSize: 4, width: 
 
 describe('cait', () => {
   it('parameter counts (1000 classes at 224 px; the PyTorch re-implementation gives the same)', () => {
+    const sizes = new Map(presetSizes().map((p) => [p.preset as string, p.params]));
+    const presetParamCount = (name: string) => sizes.get(name);
     // scripts/cait-vs-torch.py counts: cait-xxs24 = 11,956,264 = timm's cait_xxs24_224.
     expect(presetParamCount('cait-xxs12')).toBe(6_612_808);
     expect(presetParamCount('cait-xxs24')).toBe(11_956_264);
@@ -29,8 +31,8 @@ describe('cait', () => {
   it('info lists the CaiT presets with their parameter counts', async () => {
     const r = await cli(['info']);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/\n {2}cait-xxs24 +cait +224 px, patch 16, 1000 classes +11,956,264 parameters\n/);
-    expect(r.out).toMatch(/\n {2}cait-xxs12-cifar +cait +32 px, patch 4, 10 classes +6,258,154 parameters\n/);
+    expect(r.out).toMatch(/\n {2}cait-xxs24 +cait +11,956,264 params, 224 px, patch 16, 1000 classes\n/);
+    expect(r.out).toMatch(/\n {2}cait-xxs12-cifar +cait +6,258,154 params, 32 px, patch 4, 10 classes\n/);
   });
 
   it("timm names and order; LayerScale gammas at the paper's value for the depth", () => {

@@ -46,6 +46,13 @@ describe('family selector', () => {
   it('backendInfo lists the families', () => {
     expect(addon.backendInfo().families).toContain('vit');
   });
+  it('the CUDA plugin is an accelerator even when it cannot load, and its reason is the accelerator reason', () => {
+    const b = addon.backendInfo();
+    const cuda = b.backends.find((d) => d.name === 'cuda');
+    expect(cuda?.accelerator).toBe(true); // registered as such, before it is loaded
+    expect(b.cudaReason).toBe(cuda!.available ? '' : cuda!.reason);
+    expect(b.cudaReason).not.toMatch(/no accelerator backend is registered/);
+  });
   it('the default family is vit; an unknown family names the known ones', () => {
     expect(() => new addon.NativeModel({ ...base, family: 'vit' } as never, {})).not.toThrow();
     expect(() => new addon.NativeModel({ ...base, family: 'resnet' } as never, {})).toThrow(/config\.family: got "resnet", expected one of "vit", "swin"/);
@@ -55,5 +62,19 @@ describe('family selector', () => {
   });
   it('patchSize must divide imageSize', () => {
     expect(() => new addon.NativeModel({ ...base, imageSize: 30 } as never, {})).toThrow(/config\.patchSize: got 4, expected a divisor of imageSize 30/);
+  });
+});
+
+describe('preset sizes without allocating (info, README)', () => {
+  it('paramCount equals the allocated model for small presets, the formula for ViT, timm for Swin', async () => {
+    const { presetSizes } = await import('../src/model/preset-sizes.js');
+    const sizes = new Map(presetSizes().map((s) => [s.preset, s.params]));
+    for (const p of ['vit-micro', 'swin-micro'] as const) expect(sizes.get(p)).toBe(createModel(p, { seed: 0 }).numParams);
+    expect(sizes.get('vit-ti')).toBe(vitCount(192, 12, 768, 65, 3, 4, 10));
+    // timm's swin_{tiny,small,base}_patch4_window7_224 at 1000 classes (torchvision 0.14 agrees for t and s).
+    expect(sizes.get('swin-t')).toBe(28_288_354);
+    expect(sizes.get('swin-s')).toBe(49_606_258);
+    expect(sizes.get('swin-b')).toBe(87_768_224);
+    expect(() => native().paramCount({ family: 'swin' } as never)).toThrow(/config\./);
   });
 });

@@ -12,7 +12,8 @@ void register_builtin_backends() {
   std::call_once(once, [] {
     register_backend(cpu::make_cpu_provider());
     // CUDA lives in its own library so the package runs where CUDA does not.
-    register_backend(plugin::make_plugin_provider("cuda", "libgrwarm_cuda.so", "GRWARM_CUDA_PLUGIN"));
+    register_backend(plugin::make_plugin_provider("cuda", "libgrwarm_cuda.so", "GRWARM_CUDA_PLUGIN",
+                                                  /*accelerator=*/true));
   });
 }
 

@@ -1,5 +1,5 @@
 // bf16 mixed precision ops (float32 backends whose bf16() is not null) and the fused linear forward:
-// linear_fwd, linear_fwd_bf16, round_bf16, gemm_bf16, layernorm_fwd_bf16, gelu_fwd_bf16,
+// linear_fwd, linear_fwd_bf16, linear_residual_fwd(_bf16), round_bf16, gemm_bf16, layernorm_fwd_bf16, gelu_fwd_bf16,
 // col_sum_round_bf16, gelu_bwd_bf16, bf16. A float64 backend (or one without bf16) must
 // offer no bf16 ops (bf16() is null); linear_fwd is checked in both
 // precisions.
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <stdexcept>
 #include <type_traits>
 
 #include "conformance.h"
@@ -42,13 +43,25 @@ std::vector<uint16_t> random_bf16(Rng& rng, size_t n, double lo, double hi) {
   return v;
 }
 
-// y = x W^T + b as the reference GEMM (beta = 1 on the broadcast bias).
+// y = x W^T + b (+ res) as the reference GEMM (beta = 1 on the broadcast bias and residual).
 ref::Want linear_ref(const std::vector<double>& x, const std::vector<double>& W,
-                     const std::vector<double>& b, int rows, int out, int in) {
+                     const std::vector<double>& b, int rows, int out, int in,
+                     const std::vector<double>* res = nullptr) {
   std::vector<double> C(size_t(rows) * out);
   for (int r = 0; r < rows; ++r)
-    for (int o = 0; o < out; ++o) C[size_t(r) * out + o] = b[o];
+    for (int o = 0; o < out; ++o)
+      C[size_t(r) * out + o] = b[o] + (res ? (*res)[size_t(r) * out + o] : 0.0);
   return ref::gemm(Trans::No, Trans::Yes, rows, out, in, 1.0, x, in, W, in, 1.0, C, out);
+}
+
+// A backend may decline linear_residual_fwd(_bf16) (returns false: the caller runs linear_fwd
+// and residual_fwd). Then it must have left x_out untouched (still NaN); the row checks the
+// composite the caller would run. Returns false when a declining call wrote x_out.
+template <class T>
+bool declined_untouched(const std::vector<T>& y) {
+  for (T v : y)
+    if (!std::isnan(double(v))) return false;
+  return true;
 }
 
 struct LinearShape {
@@ -73,6 +86,24 @@ void linear_cases(Ctx<T>& c) {
               return typename Ctx<T>::Outputs{to_double(y.download())};
             },
             {{"y", &w}});
+    // linear_residual_fwd: x_out = x_res + x W^T + b (the add in the GEMM's epilogue).
+    const std::vector<T> res = rng.vec<T>(size_t(rows) * out, -2, 2);
+    const std::vector<double> resd = to_double(res);
+    const ref::Want wr = linear_ref(to_double(x), to_double(W), to_double(b), rows, out, in, &resd);
+    c.check("linear_residual_fwd", shape,
+            [&] {
+              Buf<T> xx(c.be, x), ww(c.be, W), bb(c.be, b), rr(c.be, res);
+              Buf<T> y(c.be, std::vector<T>(size_t(rows) * out, std::numeric_limits<T>::quiet_NaN()));
+              if (!c.be.linear_residual_fwd(y.get(), rr.get(), xx.get(), ww.get(), bb.get(), rows, out, in)) {
+                if (!declined_untouched(y.download()))
+                  throw std::runtime_error("declined linear_residual_fwd wrote x_out");
+                Buf<T> tmp(c.be, size_t(rows) * out);
+                c.be.linear_fwd(tmp.get(), xx.get(), ww.get(), bb.get(), rows, out, in);
+                c.be.residual_fwd(y.get(), rr.get(), tmp.get(), size_t(rows) * out, DropoutSpec{});
+              }
+              return typename Ctx<T>::Outputs{to_double(y.download())};
+            },
+            {{"y", &wr}});
   }
 }
 
@@ -189,6 +220,25 @@ void bf16_cases_f32(Ctx<float>& c) {
               return Ctx<float>::Outputs{to_double(y.download())};
             },
             {{"y", &w}});
+    // linear_residual_fwd_bf16: float32 residual and output, bf16 x and W.
+    const std::vector<float> res = rng.vec<float>(size_t(rows) * out, -2, 2);
+    const std::vector<double> resd = to_double(res);
+    const ref::Want wr = linear_ref(widen(x), widen(W), to_double(b), rows, out, in, &resd);
+    c.check("linear_residual_fwd_bf16", shape_str({{"rows", rows}, {"out", out}, {"in", in}}),
+            [&] {
+              Buf<float, uint16_t> xx(c.be, x), ww(c.be, W);
+              Buf<float> bb(c.be, b), rr(c.be, res);
+              Buf<float> y(c.be, std::vector<float>(size_t(rows) * out, std::numeric_limits<float>::quiet_NaN()));
+              if (!bf->linear_residual_fwd_bf16(y.get(), rr.get(), xx.get(), ww.get(), bb.get(), rows, out, in)) {
+                if (!declined_untouched(y.download()))
+                  throw std::runtime_error("declined linear_residual_fwd_bf16 wrote x_out");
+                Buf<float> tmp(c.be, size_t(rows) * out);
+                bf->linear_fwd_bf16(tmp.get(), xx.get(), ww.get(), bb.get(), rows, out, in);
+                c.be.residual_fwd(y.get(), rr.get(), tmp.get(), size_t(rows) * out, DropoutSpec{});
+              }
+              return Ctx<float>::Outputs{to_double(y.download())};
+            },
+            {{"y", &wr}});
   }
 
   // layernorm_fwd_bf16: y rounded to bf16, mean/rstd as layernorm_fwd.
@@ -281,7 +331,7 @@ void bf16_cases_f32(Ctx<float>& c) {
 template <class T>
 void bf16_absent(Ctx<T>& c) {
   const bool none = c.be.bf16() == nullptr;
-  for (const char* name : {"bf16", "round_bf16", "gemm_bf16", "linear_fwd_bf16",
+  for (const char* name : {"bf16", "round_bf16", "gemm_bf16", "linear_fwd_bf16", "linear_residual_fwd_bf16",
                            "layernorm_fwd_bf16", "gelu_fwd_bf16", "col_sum_round_bf16",
                            "gelu_bwd_bf16"})
     c.verdict(name, {name}, none,

@@ -26,6 +26,7 @@ const std::vector<std::string>& backend_op_names() {
       "optim_update", "linear_fwd", "linear_fwd_bf16", "bf16", "round_bf16",
       "gemm_bf16",   "layernorm_fwd_bf16", "gelu_fwd_bf16", "col_sum_round_bf16", "gelu_bwd_bf16",
       "gather_rows", "mean_tokens_fwd", "mean_tokens_bwd", "attention_bias_fwd", "attention_bias_bwd", "drop_path_fwd", "drop_path_bwd",
+      "linear_residual_fwd", "linear_residual_fwd_bf16",
       "talking_heads_fwd", "talking_heads_bwd", "class_attention_fwd", "class_attention_bwd",
       "layer_scale_fwd", "layer_scale_bwd"};
   return names;

@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { backendInfo, resolveDevice, type Device } from '../backend.js';
 import { DEVICES } from '../config/schema.js';
-import { presetParamCount, VIT_PRESETS, type VitPreset } from '../model/presets.js';
+import { presetSizes } from '../model/preset-sizes.js';
 import { EXIT, exitHelp, packageVersion, type CliIO } from './common.js';
 
 export function infoCommand(io: CliIO, setExit: (code: number) => void): Command {
@@ -21,6 +21,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
         ...b,
+        presets: presetSizes(),
       };
       if (flags.device) {
         try {
@@ -51,11 +52,12 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
           `threads:  ${b.threads} (hardware threads: ${b.hardwareThreads})`,
           `simd:     ${b.simd}`,
           `families: ${b.families.join(', ')} (model families of the native core)`,
-          `models:   (--model; parameters at the preset's image size and classes)`,
-          ...(Object.keys(VIT_PRESETS) as VitPreset[]).map((name) => {
-            const c = VIT_PRESETS[name];
-            return `  ${name.padEnd(17)} ${(c.family ?? 'vit').padEnd(5)} ${`${c.imageSize} px, patch ${c.patchSize}, ${c.numClasses} classes`.padEnd(30)} ${presetParamCount(name).toLocaleString('en-US')} parameters`;
-          }),
+          'presets:  (--model; parameters at the preset\'s own image size and classes)',
+          ...info.presets.map(
+            (p) =>
+              `  ${p.preset.padEnd(16)} ${p.family.padEnd(5)} ${p.params.toLocaleString('en-US').padStart(11)} params, ` +
+              `${p.imageSize} px, patch ${p.patchSize}, ${p.numClasses} classes`,
+          ),
           `cuda:     ${b.cuda ? 'available' : `not available: ${b.cudaReason}`}`,
         ];
         io.stdout.write(lines.join('\n') + '\n');

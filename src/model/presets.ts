@@ -1,5 +1,5 @@
 // ViT shapes of docs/method.md section 4 plus a micro model for tests and the default run.
-import { native, type NativeVitConfig } from '../native.js';
+import type { NativeVitConfig } from '../native.js';
 
 export type VitPreset =
   | 'vit-micro' | 'vit-ti' | 'vit-s' | 'vit-b'
@@ -156,9 +156,4 @@ export function toNativeConfig(c: VitConfig): NativeVitConfig {
     dropout: c.dropout,
     gelu: c.gelu,
   };
-}
-
-/** The parameter count of a preset's model (its layout, computed natively; nothing allocated). */
-export function presetParamCount(preset: VitPreset): number {
-  return native().paramCount(toNativeConfig(vitConfig(preset)));
 }

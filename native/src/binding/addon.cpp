@@ -118,6 +118,18 @@ Napi::Value gemm_clock_ms(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(cpu::gemm_library_ns()) / 1e6);
 }
 
+// setGemmEpilogues(on) -> the previous setting: residual adds fused into oneDNN's matmul or
+// run as their own pass (cpu::set_gemm_epilogues; for the tests and benchmarks).
+Napi::Value set_gemm_epilogues(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) range_error(info.Env(), "setGemmEpilogues: expected a boolean, got " + describe(info[0]));
+  return Napi::Boolean::New(info.Env(), cpu::set_gemm_epilogues(info[0].As<Napi::Boolean>().Value()));
+}
+
+// gemmEpilogueCalls() -> GEMMs run with a fused residual epilogue since the addon loaded.
+Napi::Value gemm_epilogue_calls(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(cpu::gemm_epilogue_calls()));
+}
+
 // sgemmBench(n, iters) -> GFLOP/s of an n x n x n float32 GEMM through the GEMM the models
 // use (BLAS or built-in), for benchmarks that compare a model's rate with the bare GEMM's.
 Napi::Value sgemm_bench(const Napi::CallbackInfo& info) {
@@ -153,12 +165,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::define(env));
   exports.Set("NativeCommunicator", CommWrap::define(env));
   exports.Set("backendInfo", Napi::Function::New(env, backend_info));
+  exports.Set("paramCount", Napi::Function::New(env, param_count));
   exports.Set("setThreads", Napi::Function::New(env, set_threads));
   exports.Set("setGemm", Napi::Function::New(env, set_gemm));
   exports.Set("gemmClockMs", Napi::Function::New(env, gemm_clock_ms));
+  exports.Set("setGemmEpilogues", Napi::Function::New(env, set_gemm_epilogues));
+  exports.Set("gemmEpilogueCalls", Napi::Function::New(env, gemm_epilogue_calls));
   exports.Set("threadCensus", Napi::Function::New(env, thread_census));
   exports.Set("sgemmBench", Napi::Function::New(env, sgemm_bench));
-  exports.Set("paramCount", Napi::Function::New(env, param_count));
   return exports;
 }
 

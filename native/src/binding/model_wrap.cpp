@@ -92,6 +92,17 @@ double finite_field(const Napi::Object& o, const char* key, double def, double l
 
 }  // namespace
 
+// paramCount(config) -> the number of parameters of the model `config` describes, from its
+// family's layout alone (nothing is allocated: `info` lists every preset's size this way).
+Napi::Value param_count(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject())
+    type_error(env, "paramCount(config): expected a model config object, got " +
+                        (info.Length() < 1 ? std::string("nothing") : describe(info[0])));
+  const ModelConfig c = config_from(info[0].As<Napi::Object>());
+  return Napi::Number::New(env, double(find_family(c.family).layout(c).total));
+}
+
 struct ModelWrap::Batch {
   std::vector<float> images;
   std::vector<int32_t> labels;  // empty when not given
@@ -121,16 +132,6 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                          InstanceMethod("applyOptimizer", &ModelWrap::apply_optimizer),
                          InstanceMethod("setCommunicator", &ModelWrap::set_communicator),
                      });
-}
-
-// paramCount(config) -> the number of parameters of the model `config` builds (its layout
-// alone: nothing is allocated, so `info` can list the large presets).
-Napi::Value param_count(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsObject())
-    type_error(env, "config: expected an object, got " + describe(info[0]));
-  const ModelConfig cfg = config_from(info[0].As<Napi::Object>());
-  return Napi::Number::New(env, double(ParamLayout::build(cfg).total));
 }
 
 // new NativeModel(config, { precision: 'float32' | 'float64' | 'bfloat16', seed, device: 'auto' | 'cpu' | 'cuda' })

@@ -12,6 +12,9 @@
 
 namespace grwarm::binding {
 
+// paramCount(config): the parameter count of a model config, without allocating the model.
+Napi::Value param_count(const Napi::CallbackInfo& info);
+
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -55,8 +58,5 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<Model> model_;
   std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
 };
-
-// paramCount(config): the parameter count of a config's model, from its layout alone.
-Napi::Value param_count(const Napi::CallbackInfo& info);
 
 }  // namespace grwarm::binding

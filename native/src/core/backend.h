@@ -60,6 +60,13 @@ class Bf16Ops {
   // y[rows, out] = x W^T + b with bf16 x and W (Backend::linear_fwd with rounded inputs).
   virtual void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
                                int rows, int out, int in) = 0;
+  // linear_residual_fwd with bf16 x and W (x_out, x_res float32); false: not fused here.
+  virtual bool linear_residual_fwd_bf16(float* x_out, const float* x_res, const uint16_t* x,
+                                        const uint16_t* W, const float* b, int rows, int out,
+                                        int in) {
+    (void)x_out, (void)x_res, (void)x, (void)W, (void)b, (void)rows, (void)out, (void)in;
+    return false;
+  }
   // bf16-mode producers: the op of the same name with its output written as bf16 only (it is
   // a GEMM input nothing else reads), saving a float32 write and a rounding pass.
   virtual void layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x,
@@ -121,6 +128,15 @@ class Backend {
   virtual void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) {
     broadcast_rows(y, b, rows, out);
     gemm(Trans::No, Trans::Yes, rows, out, in, T(1), x, in, W, in, T(1), y, out);
+  }
+  // x_out[rows, out] = x_res + (x W^T + b): a linear layer whose output is only added to the
+  // residual stream (no dropout on it), with the add fused into the GEMM's epilogue. Returns
+  // false, having done nothing, when this backend has no fused form for the case; the caller
+  // then runs linear_fwd and residual_fwd. x_out must not alias x_res.
+  virtual bool linear_residual_fwd(T* x_out, const T* x_res, const T* x, const T* W, const T* b,
+                                   int rows, int out, int in) {
+    (void)x_out, (void)x_res, (void)x, (void)W, (void)b, (void)rows, (void)out, (void)in;
+    return false;
   }
   // Y[r, :] = b for every row (bias broadcast before a beta = 1 GEMM).
   virtual void broadcast_rows(T* Y, const T* b, int rows, int cols) = 0;

@@ -67,6 +67,26 @@ void Net<T>::linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int
     b_.be->linear_fwd(y, x, prm(w), prm(b), rows, out, in);
 }
 
+template <class T>
+void Net<T>::linear_residual_fwd(T* x_out, const T* x_res, T* tmp, const T* x, uint16_t* x_b,
+                                 size_t w, size_t b, int rows, int out, int in,
+                                 const DropoutSpec& drop) {
+  if (!drop.active() && b != kNoBias) {
+    bool fused;
+    if (b_.bf) {
+      if (x) b_.bf->round_bf16(x_b, f32(x), size_t(rows) * in);
+      fused = b_.bf->linear_residual_fwd_bf16(f32(x_out), f32(x_res), x_b, b_.params_b + w,
+                                              f32(prm(b)), rows, out, in);
+      x = nullptr;  // x_b holds the rounded input now
+    } else {
+      fused = b_.be->linear_residual_fwd(x_out, x_res, x, prm(w), prm(b), rows, out, in);
+    }
+    if (fused) return;
+  }
+  linear_fwd(tmp, x, x_b, w, b, rows, out, in);
+  b_.be->residual_fwd(x_out, x_res, tmp, size_t(rows) * out, drop);
+}
+
 // Gradients are written, not added: each parameter is used exactly once per forward pass. The
 // bias gradient sums dy in T (in bf16 mode in the same pass that rounds dy).
 template <class T>

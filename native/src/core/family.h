@@ -56,6 +56,11 @@ class Net {
   // y[rows, out] = x W^T + b (w, b: offsets into the flat buffer; b may be kNoBias). bf16 mode: x (when not
   // null) is rounded into x_b first; a null x means the producer already wrote x_b.
   void linear_fwd(T* y, const T* x, uint16_t* x_b, size_t w, size_t b, int rows, int out, int in);
+  // x_out = x_res + dropout(x W^T + b), the branch written to tmp on the way: a linear layer
+  // whose output joins the residual stream. Without dropout the backend may fuse the add into
+  // the GEMM (Backend::linear_residual_fwd) and tmp is not written.
+  void linear_residual_fwd(T* x_out, const T* x_res, T* tmp, const T* x, uint16_t* x_b, size_t w,
+                           size_t b, int rows, int out, int in, const DropoutSpec& drop);
   // dW = dy^T x, db = colsum dy, and (if dx) dx = dy W, written not added. bf16 mode: from
   // x_b, bf16(dy) (into dy_b_) and the bf16 weights.
   void linear_bwd(T* dx, const T* dy, const T* x, const uint16_t* x_b, size_t w, size_t b,

@@ -190,6 +190,39 @@ void CpuBackend<T>::linear_fwd(T* y, const T* x, const T* W, const T* b, int row
   Backend<T>::linear_fwd(y, x, W, b, rows, out, in);
 }
 
+// The residual add as oneDNN's binary post-op: the GEMM's output tile is added to x_res while
+// it is in registers, so the separate residual pass (and the write + read of the branch) goes.
+template <class T>
+bool CpuBackend<T>::linear_residual_fwd(T* x_out, const T* x_res, const T* x, const T* W,
+                                        const T* b, int rows, int out, int in) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!gemm_epilogues() || gemm_impl() != GemmImpl::OneDnn || !matmul() || x_out == x_res)
+      return false;
+    bool done = false;
+    timed_gemm([&] {
+      done = matmul()->run(GemmInput::F32, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in, W,
+                           in, 0.0f, x_out, out, b, x_res);
+    });
+    if (done) count_gemm_epilogue();
+    return done;
+  } else {
+    return Backend<T>::linear_residual_fwd(x_out, x_res, x, W, b, rows, out, in);
+  }
+}
+
+bool CpuBf16::linear_residual_fwd_bf16(float* x_out, const float* x_res, const uint16_t* x,
+                                       const uint16_t* W, const float* b, int rows, int out,
+                                       int in) {
+  if (!gemm_epilogues() || !be_.matmul() || x_out == x_res) return false;
+  bool done = false;
+  timed_gemm([&] {
+    done = be_.matmul()->run(GemmInput::BF16, Trans::No, Trans::Yes, rows, out, in, 1.0f, x, in,
+                             W, in, 0.0f, x_out, out, b, x_res);
+  });
+  if (done) count_gemm_epilogue();
+  return done;
+}
+
 void CpuBf16::linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b,
                               int rows, int out, int in) {
   if (be_.matmul()) {

@@ -40,6 +40,8 @@ class CpuBackend final : public Backend<T> {
   void gemm(Trans ta, Trans tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
             int ldb, T beta, T* C, int ldc) override;
   void linear_fwd(T* y, const T* x, const T* W, const T* b, int rows, int out, int in) override;
+  bool linear_residual_fwd(T* x_out, const T* x_res, const T* x, const T* W, const T* b, int rows,
+                           int out, int in) override;
   void broadcast_rows(T* Y, const T* b, int rows, int cols) override;
   void col_sum(T* out, const T* X, int rows, int cols, bool accumulate) override;
 
@@ -128,6 +130,9 @@ class CpuBf16 final : public Bf16Ops {
                  const uint16_t* B, int ldb, float beta, float* C, int ldc) override;
   void linear_fwd_bf16(float* y, const uint16_t* x, const uint16_t* W, const float* b, int rows,
                        int out, int in) override;
+  bool linear_residual_fwd_bf16(float* x_out, const float* x_res, const uint16_t* x,
+                                const uint16_t* W, const float* b, int rows, int out,
+                                int in) override;
   void layernorm_fwd_bf16(uint16_t* y, float* mean, float* rstd, const float* x, const float* g,
                           const float* b, int rows, int cols, float eps) override;
   void gelu_fwd_bf16(uint16_t* out, const float* h, size_t n, GeluKind kind,

@@ -27,6 +27,9 @@ constexpr int kEngineCpu = 1;
 constexpr unsigned kStreamDefault = 1;
 constexpr int kQueryImplInfoStr = 8;
 constexpr int kArgSrc = 1, kArgDst = 17, kArgWeights = 33, kArgBias = 41;
+// DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1: the second input of post-op i.
+constexpr int kArgPostOpSrc1Base = 16384, kArgSrc1 = 2;
+constexpr int kAlgBinaryAdd = 0x1fff0;
 using Dims = int64_t[12];
 
 struct MemDesc {
@@ -69,6 +72,7 @@ struct Api {
   Status (*attr_set_post_ops)(Attr*, const PostOps*) = nullptr;
   Status (*post_ops_create)(PostOps**) = nullptr;
   Status (*post_ops_append_sum)(PostOps*, float) = nullptr;
+  Status (*post_ops_append_binary)(PostOps*, int, const MemDesc*) = nullptr;
   Status (*post_ops_destroy)(PostOps*) = nullptr;
   Status (*pd_create)(PrimDesc**, const void*, const Attr*, Engine*, const PrimDesc*) = nullptr;
   Status (*pd_query)(const PrimDesc*, int, int, void*) = nullptr;
@@ -110,6 +114,7 @@ std::string bind_all(void* h, Api& a) {
   bind(h, a.attr_set_post_ops, "dnnl_primitive_attr_set_post_ops", m);
   bind(h, a.post_ops_create, "dnnl_post_ops_create", m);
   bind(h, a.post_ops_append_sum, "dnnl_post_ops_append_sum", m);
+  bind(h, a.post_ops_append_binary, "dnnl_post_ops_append_binary", m);
   bind(h, a.post_ops_destroy, "dnnl_post_ops_destroy", m);
   bind(h, a.pd_create, "dnnl_primitive_desc_create", m);
   bind(h, a.pd_query, "dnnl_primitive_desc_query", m);
@@ -217,37 +222,48 @@ struct Entry {
   Memory* b = nullptr;
   Memory* c = nullptr;
   Memory* bias = nullptr;
+  Memory* add = nullptr;  // the binary post-op's input (residual add)
+  int add_arg = 0;        // its execution argument index
   std::string impl;
 };
 
 // Creates the primitive for one case; entry.prim stays null when oneDNN has none.
 Entry create(GemmInput in, Trans ta, Trans tb, int M, int N, int K, float alpha, int lda,
-             int ldb, float beta, int ldc, bool with_bias) {
+             int ldb, float beta, int ldc, bool with_bias, bool with_add) {
   const Api& A = api();
   const int dt = in == GemmInput::BF16 ? kDtBf16 : kDtF32;
-  MemDesc a, b, c, bias;
+  MemDesc a, b, c, bias, add;
   describe(&a, dt, ta, M, K, lda);
   describe(&b, dt, tb, K, N, ldb);
   describe(&c, kDtF32, Trans::No, M, N, ldc);
   if (with_bias) describe(&bias, kDtF32, Trans::No, 1, N, N);
+  if (with_add) describe(&add, kDtF32, Trans::No, M, N, ldc);
   MatmulDesc desc;
   check(A.matmul_desc_init(&desc, &a, &b, with_bias ? &bias : nullptr, &c), "matmul descriptor");
+  Entry e;
   Attr* attr = nullptr;
   PostOps* po = nullptr;
   check(A.attr_create(&attr), "attribute");
-  Entry e;
   PrimDesc* pd = nullptr;
   Status s = kSuccess;
   if (alpha != 1.0f) s = A.attr_set_output_scales(attr, 1, 0, &alpha);
-  if (s == kSuccess && beta != 0.0f) {
+  int n_post_ops = 0;
+  if (s == kSuccess && (beta != 0.0f || with_add)) {
     s = A.post_ops_create(&po);
-    if (s == kSuccess) s = A.post_ops_append_sum(po, beta);
+    if (s == kSuccess && beta != 0.0f) {
+      s = A.post_ops_append_sum(po, beta);
+      ++n_post_ops;
+    }
+    if (s == kSuccess && with_add) {
+      s = A.post_ops_append_binary(po, kAlgBinaryAdd, &add);
+      e.add_arg = kArgPostOpSrc1Base * (n_post_ops + 1) | kArgSrc1;
+    }
     if (s == kSuccess) s = A.attr_set_post_ops(attr, po);
   }
   if (s == kSuccess) s = A.pd_create(&pd, &desc, attr, A.engine, nullptr);
   if (po) A.post_ops_destroy(po);
   A.attr_destroy(attr);
-  if (s == kUnimplemented) return e;
+  if (s == kUnimplemented) return Entry{};
   check(s, "matmul primitive descriptor");
   const char* impl = nullptr;
   if (A.pd_query(pd, kQueryImplInfoStr, 0, &impl) == kSuccess && impl) e.impl = impl;
@@ -258,12 +274,13 @@ Entry create(GemmInput in, Trans ta, Trans tb, int M, int N, int K, float alpha,
   check(A.memory_create(&e.b, &b, A.engine, nullptr), "memory");
   check(A.memory_create(&e.c, &c, A.engine, nullptr), "memory");
   if (with_bias) check(A.memory_create(&e.bias, &bias, A.engine, nullptr), "memory");
+  if (with_add) check(A.memory_create(&e.add, &add, A.engine, nullptr), "memory");
   return e;
 }
 
 void destroy(Entry& e) {
   const Api& A = api();
-  for (Memory* m : {e.a, e.b, e.c, e.bias})
+  for (Memory* m : {e.a, e.b, e.c, e.bias, e.add})
     if (m) A.memory_destroy(m);
   if (e.prim) A.prim_destroy(e.prim);
   e = Entry{};
@@ -284,14 +301,15 @@ class Matmul final : public OneDnnMatmul {
   }
 
   bool run(GemmInput in, Trans ta, Trans tb, int M, int N, int K, float alpha, const void* A,
-           int lda, const void* B, int ldb, float beta, float* C, int ldc,
-           const float* bias) override {
+           int lda, const void* B, int ldb, float beta, float* C, int ldc, const float* bias,
+           const float* add) override {
     const Key key = {int64_t(in), int64_t(ta), int64_t(tb), M, N, K, lda, ldb, ldc,
-                     int64_t(bits(alpha)), int64_t(bits(beta)), bias != nullptr};
+                     int64_t(bits(alpha)), int64_t(bits(beta)),
+                     int64_t(bias != nullptr) | int64_t(add != nullptr) << 1};
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       it = cache_.emplace(key, create(in, ta, tb, M, N, K, alpha, lda, ldb, beta, ldc,
-                                      bias != nullptr))
+                                      bias != nullptr, add != nullptr))
                .first;
       ++created_;
     }
@@ -301,9 +319,17 @@ class Matmul final : public OneDnnMatmul {
     check(api_.memory_set_data_handle(e.a, const_cast<void*>(A)), "set data handle");
     check(api_.memory_set_data_handle(e.b, const_cast<void*>(B)), "set data handle");
     check(api_.memory_set_data_handle(e.c, C), "set data handle");
-    ExecArg args[4] = {{kArgSrc, e.a}, {kArgWeights, e.b}, {kArgDst, e.c}, {kArgBias, e.bias}};
-    if (bias) check(api_.memory_set_data_handle(e.bias, const_cast<float*>(bias)), "set data handle");
-    check(api_.prim_execute(e.prim, stream_, bias ? 4 : 3, args), "matmul");
+    ExecArg args[5] = {{kArgSrc, e.a}, {kArgWeights, e.b}, {kArgDst, e.c}};
+    int nargs = 3;
+    if (bias) {
+      check(api_.memory_set_data_handle(e.bias, const_cast<float*>(bias)), "set data handle");
+      args[nargs++] = {kArgBias, e.bias};
+    }
+    if (add) {
+      check(api_.memory_set_data_handle(e.add, const_cast<float*>(add)), "set data handle");
+      args[nargs++] = {e.add_arg, e.add};
+    }
+    check(api_.prim_execute(e.prim, stream_, nargs, args), "matmul");
     check(api_.stream_wait(stream_), "stream wait");
     return true;
   }
@@ -329,7 +355,7 @@ std::string onednn_impl(GemmInput in) {
   const int i = in == GemmInput::BF16 ? 1 : 0;
   std::call_once(once[i], [&] {
     try {
-      Entry e = create(in, Trans::No, Trans::Yes, 1024, 256, 256, 1.0f, 256, 256, 0.0f, 256, false);
+      Entry e = create(in, Trans::No, Trans::Yes, 1024, 256, 256, 1.0f, 256, 256, 0.0f, 256, false, false);
       names[i] = e.prim ? e.impl : "";
       destroy(e);
     } catch (const std::exception&) {

@@ -32,12 +32,14 @@ std::string onednn_impl(GemmInput in);
 class OneDnnMatmul {
  public:
   virtual ~OneDnnMatmul() = default;
-  // C[M,N] = alpha op(A) op(B) + beta C (+ bias[N] on every row when bias != nullptr),
-  // row-major. Returns false, having done nothing, when oneDNN has no implementation for
+  // C[M,N] = alpha op(A) op(B) + beta C (+ bias[N] on every row when bias != nullptr)
+  // (+ add[M,N] when add != nullptr: float32, row-major with leading dimension ldc, applied
+  // last as a binary post-op, so a residual add costs no pass of its own; add must not alias
+  // C), row-major. Returns false, having done nothing, when oneDNN has no implementation for
   // this case; throws std::runtime_error on other failures.
   virtual bool run(GemmInput in, Trans ta, Trans tb, int M, int N, int K, float alpha,
                    const void* A, int lda, const void* B, int ldb, float beta, float* C,
-                   int ldc, const float* bias = nullptr) = 0;
+                   int ldc, const float* bias = nullptr, const float* add = nullptr) = 0;
   // Primitives created so far (cache misses), for the tests.
   virtual size_t primitives_created() const = 0;
 };

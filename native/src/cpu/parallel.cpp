@@ -30,6 +30,9 @@ std::atomic<int> g_threads{0};
 std::atomic<uint64_t> g_census{0};
 // -1: not chosen yet (OpenBLAS when it loads, else the built-in kernel); else a GemmImpl.
 std::atomic<int> g_gemm{-1};
+// -1: not chosen yet (GRWARM_EPILOGUES, default on); else 0/1.
+std::atomic<int> g_epilogues{-1};
+std::atomic<uint64_t> g_epilogue_calls{0};
 }  // namespace
 
 int hardware_threads() {
@@ -226,5 +229,24 @@ void add_gemm_library_ns(uint64_t ns) { g_gemm_ns.fetch_add(ns, std::memory_orde
 uint64_t gemm_library_ns() { return g_gemm_ns.load(std::memory_order_relaxed); }
 
 std::string simd_level() { return isa_description(); }
+
+bool gemm_epilogues() {
+  int v = g_epilogues.load();
+  if (v < 0) {
+    const char* env = std::getenv("GRWARM_EPILOGUES");
+    v = env && (std::string(env) == "0" || std::string(env) == "off") ? 0 : 1;
+    g_epilogues.store(v);
+  }
+  return v != 0;
+}
+
+void count_gemm_epilogue() { g_epilogue_calls.fetch_add(1, std::memory_order_relaxed); }
+uint64_t gemm_epilogue_calls() { return g_epilogue_calls.load(std::memory_order_relaxed); }
+
+bool set_gemm_epilogues(bool on) {
+  const bool was = gemm_epilogues();
+  g_epilogues.store(on ? 1 : 0);
+  return was;
+}
 
 }  // namespace grwarm::cpu

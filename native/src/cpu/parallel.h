@@ -32,6 +32,14 @@ int take_thread_census();
 bool blas_available();              // OpenBLAS was found and loaded
 GemmImpl gemm_impl();
 void set_gemm_impl(GemmImpl impl);  // throws if the library asked for is not loaded
+// Epilogues fused into oneDNN's matmul (the residual add of Backend::linear_residual_fwd): on
+// by default; GRWARM_EPILOGUES=0 or set_gemm_epilogues(false) runs the unfused ops instead
+// (the tests compare the two, benchmarks measure the difference). Returns the previous value.
+bool gemm_epilogues();
+bool set_gemm_epilogues(bool on);
+// GEMMs that ran with a fused residual epilogue since load (the tests check the path runs).
+void count_gemm_epilogue();
+uint64_t gemm_epilogue_calls();
 std::string gemm_word();            // "onednn", "openblas" or "builtin"
 // The float32 GEMM in use and why, e.g. "oneDNN 2.6.3 (libdnnl.so.2), brg:avx512_core" or
 // "builtin (libopenblas.so.0 not found: ...; libdnnl.so.2 not usable: ...)".

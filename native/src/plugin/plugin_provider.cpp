@@ -28,8 +28,8 @@ bool file_exists(const std::string& p) {
 
 class PluginProvider final : public BackendProvider {
  public:
-  PluginProvider(std::string name, std::string file, std::string env)
-      : name_(std::move(name)), file_(std::move(file)), env_(std::move(env)) {}
+  PluginProvider(std::string name, std::string file, std::string env, bool accelerator)
+      : name_(std::move(name)), file_(std::move(file)), env_(std::move(env)), accelerator_(accelerator) {}
 
   std::string name() const override { return name_; }
 
@@ -65,6 +65,8 @@ class PluginProvider final : public BackendProvider {
   void probe() {
     probed_ = true;
     status_.name = name_;
+    // Known before loading, so that "why is there no accelerator" can name this plugin's reason.
+    status_.accelerator = accelerator_;
     const char* override_path = std::getenv(env_.c_str());
     const std::string path = override_path && *override_path ? override_path : this_module_dir() + "/" + file_;
     status_.origin = path;
@@ -102,11 +104,12 @@ class PluginProvider final : public BackendProvider {
     status_.available = true;
     status_.float64 = api->create_f64 != nullptr;
     status_.bf16 = api->bf16 != nullptr && api->bf16() != 0;
-    status_.accelerator = api->accelerator != 0;
+    status_.accelerator = accelerator_ || api->accelerator != 0;
     status_.detail = api->describe ? api->describe() : name_;
   }
 
   std::string name_, file_, env_;
+  bool accelerator_;
   std::mutex mu_;
   bool probed_ = false;
   BackendStatus status_;
@@ -117,8 +120,9 @@ class PluginProvider final : public BackendProvider {
 
 std::unique_ptr<BackendProvider> make_plugin_provider(const std::string& name,
                                                       const std::string& file,
-                                                      const std::string& env) {
-  return std::make_unique<PluginProvider>(name, file, env);
+                                                      const std::string& env,
+                                                      bool accelerator) {
+  return std::make_unique<PluginProvider>(name, file, env, accelerator);
 }
 
 }  // namespace grwarm::plugin

@@ -12,10 +12,13 @@
 
 namespace grwarm::plugin {
 
-// name: the device name ("cuda"); file: the library's file name; env: the override variable.
+// name: the device name ("cuda"); file: the library's file name; env: the override variable;
+// accelerator: whether the plugin offers an accelerator (said before it is loaded, so that an
+// unloadable plugin's reason still explains why "auto" chose the CPU).
 std::unique_ptr<BackendProvider> make_plugin_provider(const std::string& name,
                                                       const std::string& file,
-                                                      const std::string& env);
+                                                      const std::string& env,
+                                                      bool accelerator);
 
 // The directory of the module (shared object or executable) this function lives in.
 std::string this_module_dir();

@@ -171,9 +171,8 @@ void VitNet<T>::forward(const float* images, int B, uint64_t seed, bool train, T
     this->layernorm_for_gemm(A.ln1, A.ln1_b, A.mean1, A.rstd1, A.x_in, o.ln1_w, o.ln1_b, BT, D, eps);
     this->linear_fwd(A.qkv, bf ? nullptr : A.ln1, A.ln1_b, o.qkv_w, o.qkv_b, BT, 3 * D, D);
     be->attention_fwd(A.att, A.probs, A.qkv, shape, drop(seed, site(l, kSiteAttnProbs), train));
-    this->linear_fwd(A0.tmp, A.att, A.att_b, o.proj_w, o.proj_b, BT, D, D);
-    be->residual_fwd(A.x_mid, A.x_in, A0.tmp, size_t(BT) * D,
-                     drop(seed, site(l, kSiteAttnProj), train));
+    this->linear_residual_fwd(A.x_mid, A.x_in, A0.tmp, A.att, A.att_b, o.proj_w, o.proj_b, BT, D,
+                              D, drop(seed, site(l, kSiteAttnProj), train));
     this->layernorm_for_gemm(A.ln2, A.ln2_b, A.mean2, A.rstd2, A.x_mid, o.ln2_w, o.ln2_b, BT, D, eps);
     this->linear_fwd(A.fc1, bf ? nullptr : A.ln2, A.ln2_b, o.fc1_w, o.fc1_b, BT, M, D);
     if (bf)
@@ -182,9 +181,8 @@ void VitNet<T>::forward(const float* images, int B, uint64_t seed, bool train, T
     else
       be->gelu_fwd(A.gelu, A.fc1, size_t(BT) * M, cfg_.gelu,
                    drop(seed, site(l, kSiteMlpHidden), train));
-    this->linear_fwd(A0.tmp, bf ? nullptr : A.gelu, A.gelu_b, o.fc2_w, o.fc2_b, BT, D, M);
-    be->residual_fwd(x_next, A.x_mid, A0.tmp, size_t(BT) * D,
-                     drop(seed, site(l, kSiteMlpOut), train));
+    this->linear_residual_fwd(x_next, A.x_mid, A0.tmp, bf ? nullptr : A.gelu, A.gelu_b, o.fc2_w,
+                              o.fc2_b, BT, D, M, drop(seed, site(l, kSiteMlpOut), train));
   }
   // Only the class token reaches the head, and LayerNorm is row-wise: normalise B rows,
   // not B * Tn.
