@@ -1,5 +1,6 @@
 // Training-step throughput of the model families: swin-t at 32 px (the CIFAR variant: patch 2,
-// window 4) beside vit-ti, batch 128, float32 and bfloat16, with GFLOP/s; and, when python3
+// window 4) and cait-xxs12 at 32 px (patch 4: 64 patch tokens) beside vit-ti, batch 128,
+// float32 and bfloat16, with GFLOP/s; and, when python3
 // with PyTorch and torchvision is installed, the same Swin architecture in torchvision timed in
 // the same run (forward + backward + Adam step), reported as a ratio.
 //
@@ -36,9 +37,23 @@ export function swinFlops(c: VitConfig): number {
   return f + 2 * C * c.numClasses;
 }
 
+/**
+ * Forward FLOPs of one image through a CaiT: P patch tokens, width D, MLP M, H heads. A
+ * self-attention block: its Linear layers 2·P·(4D² + 2DM), QKᵀ and A·V 4·P²·D, the two head
+ * mixings 4·H²·P²; a class-attention block: q 2D², k and v 4·(P+1)·D², the attention of one
+ * query 4·(P+1)·D, proj and MLP 2D² + 4DM.
+ */
+export function caitFlops(c: VitConfig): number {
+  const P = (c.imageSize / c.patchSize) ** 2, D = c.width, M = Math.round(D * c.mlpRatio), H = c.heads;
+  const K = c.channels * c.patchSize * c.patchSize;
+  const sa = 2 * P * (4 * D * D + 2 * D * M) + 4 * P * P * D + 4 * H * H * P * P;
+  const ca = 2 * D * D + 4 * (P + 1) * D * D + 4 * (P + 1) * D + 2 * D * D + 4 * D * M;
+  return 2 * P * K * D + c.depth * sa + (c.classDepth ?? 2) * ca + 2 * D * c.numClasses;
+}
+
 function config(model: VitPreset): VitConfig {
   return runModelConfig(model, { imageSize: 32, channels: 3, numClasses: 10 }, {
-    patchSize: model.startsWith('swin') ? 2 : 4, dropout: 0, gelu: model.startsWith('swin') ? 'erf' : 'tanh',
+    patchSize: model.startsWith('swin') ? 2 : 4, dropout: 0, gelu: model.startsWith('vit') ? 'tanh' : 'erf',
   });
 }
 
@@ -80,9 +95,9 @@ async function main(): Promise<void> {
   const batch = args.quick ? 16 : 128;
   emitMachine('families', args.quick, machineInfo(), await backgroundBusy());
   const results = new Map<string, number>();
-  for (const model of ['vit-ti', 'swin-t'] as VitPreset[]) {
+  for (const model of ['vit-ti', 'swin-t', 'cait-xxs12'] as VitPreset[]) {
     const cfg = config(model);
-    const flops = 3 * (model.startsWith('swin') ? swinFlops(cfg) : vitFlops(cfg).forward);
+    const flops = 3 * (model.startsWith('swin') ? swinFlops(cfg) : model.startsWith('cait') ? caitFlops(cfg) : vitFlops(cfg).forward);
     for (const precision of ['float32', 'bfloat16'] as const) {
       const c0 = cpuSnapshot();
       const ms = summary(await timeSteps(cfg, precision, batch, reps));

@@ -35,6 +35,7 @@ add_executable(grwarm_conformance
   "${_gw_tests_dir}/cases_attention.cpp"
   "${_gw_tests_dir}/cases_head.cpp"
   "${_gw_tests_dir}/cases_window.cpp"
+  "${_gw_tests_dir}/cases_cait.cpp"
   "${_gw_tests_dir}/cases_flat.cpp"
   "${_gw_tests_dir}/cases_bf16.cpp")
 # The oneDNN declarations of native/src/cpu/onednn.cpp (oneDNN is opened with dlopen, no header

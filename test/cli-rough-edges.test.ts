@@ -362,7 +362,7 @@ describe('10. eval of a plain weights file', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toBe(
       `error: --checkpoint ${w}: a plain weights file (its metadata has no "format": "grwarm-native-checkpoint"), so it ` +
-        'does not say which model it holds; expected --model (one of "vit-micro", "vit-ti", "vit-s", "vit-b", "swin-micro", "swin-t", "swin-s", "swin-b", "swin-t-cifar") and the data ' +
+        'does not say which model it holds; expected --model (one of "vit-micro", "vit-ti", "vit-s", "vit-b", "swin-micro", "swin-t", "swin-s", "swin-b", "swin-t-cifar", "cait-micro", "cait-xxs12", "cait-xxs24", "cait-xs12", "cait-s12", "cait-xxs12-cifar", "cait-xxs24-cifar", "cait-xs12-cifar", "cait-s12-cifar") and the data ' +
         'set it was trained on (--dataset, --data-dir; --patch-size and --gelu when not the defaults)\n',
     );
 
@@ -379,7 +379,7 @@ describe('10. eval of a plain weights file', () => {
     expect(wrong.err).toContain(`error: ${w}: does not hold the parameters of --model vit-ti for synthetic (10 classes): `);
 
     const h = await cli(['eval', '--help']);
-    expect(h.out).toMatch(/--model <name> +model: [^]*\(required for a plain weights\s+file; choices: vit-micro/);
+    expect(h.out).toMatch(/--model <name> +model: [^]*\(required\s+for\s+a\s+plain\s+weights\s+file;\s+choices:\s+vit-micro/);
 
     // A training checkpoint records its model: a different --model is refused.
     const clash = await cli(['eval', '--checkpoint', join(d, 'best.safetensors'), '--model', 'vit-ti']);

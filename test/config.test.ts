@@ -263,7 +263,7 @@ describe('layering: defaults < preset < file < flags', () => {
 describe('field validation messages', () => {
   // [field, bad value, expected text]; every field appears at least once.
   const cases: [string, unknown, string][] = [
-    ['model', 'vit-l', 'one of "vit-micro", "vit-ti", "vit-s", "vit-b", "swin-micro", "swin-t", "swin-s", "swin-b", "swin-t-cifar"'],
+    ['model', 'vit-l', 'one of "vit-micro", "vit-ti", "vit-s", "vit-b", "swin-micro", "swin-t", "swin-s", "swin-b", "swin-t-cifar", "cait-micro", "cait-xxs12", "cait-xxs24", "cait-xs12", "cait-s12", "cait-xxs12-cifar", "cait-xxs24-cifar", "cait-xs12-cifar", "cait-s12-cifar"'],
     ['dropout', 1, 'a number >= 0 and < 1'],
     ['dropout', -0.1, 'a number >= 0 and < 1'],
     ['gelu', 'relu', 'one of "tanh", "erf"'],
@@ -647,7 +647,7 @@ describe('field table', () => {
     expect(fromFlagName('--batch-size')).toBe('batchSize');
     expect(fromFlagName('--no-augment')).toBe('augment');
     expect(CONFIG_FIELDS.batchSize.defaultText).toBe('64');
-    expect(CONFIG_FIELDS.model.choices).toEqual(['vit-micro', 'vit-ti', 'vit-s', 'vit-b', 'swin-micro', 'swin-t', 'swin-s', 'swin-b', 'swin-t-cifar']);
+    expect(CONFIG_FIELDS.model.choices).toEqual(['vit-micro', 'vit-ti', 'vit-s', 'vit-b', 'swin-micro', 'swin-t', 'swin-s', 'swin-b', 'swin-t-cifar', 'cait-micro', 'cait-xxs12', 'cait-xxs24', 'cait-xs12', 'cait-s12', 'cait-xxs12-cifar', 'cait-xxs24-cifar', 'cait-xs12-cifar', 'cait-s12-cifar']);
     expect(CONFIG_FIELDS.augment.negatable).toBe(true);
   });
 });

@@ -35,6 +35,8 @@ const BACKEND_OPS = [
   'gather_rows', 'mean_tokens_fwd', 'mean_tokens_bwd', 'attention_bias_fwd', 'attention_bias_bwd',
   'drop_path_fwd', 'drop_path_bwd',
   'linear_residual_fwd', 'linear_residual_fwd_bf16',
+  'talking_heads_fwd', 'talking_heads_bwd', 'class_attention_fwd', 'class_attention_bwd',
+  'layer_scale_fwd', 'layer_scale_bwd',
 ];
 
 interface Case {

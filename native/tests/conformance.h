@@ -87,6 +87,7 @@ template <class T> void cases_attention(Ctx<T>& c);  // attention_fwd, attention
 template <class T> void cases_head(Ctx<T>& c);       // gather/scatter_cls, softmax_xent, loss_stats
 template <class T> void cases_flat(Ctx<T>& c);       // sum_squares, gr_perturb, gr_combine, optim_update
 template <class T> void cases_window(Ctx<T>& c);     // attention_bias, gather_rows, mean_tokens
+template <class T> void cases_cait(Ctx<T>& c);      // talking_heads, class_attention, layer_scale
 template <class T> void cases_bf16(Ctx<T>& c);       // linear_fwd and the bf16 mixed-precision ops
 
 // Every Backend<T> method the suite must cover (the JSON's "ops" lists are checked against it).

@@ -26,7 +26,9 @@ const std::vector<std::string>& backend_op_names() {
       "optim_update", "linear_fwd", "linear_fwd_bf16", "bf16", "round_bf16",
       "gemm_bf16",   "layernorm_fwd_bf16", "gelu_fwd_bf16", "col_sum_round_bf16", "gelu_bwd_bf16",
       "gather_rows", "mean_tokens_fwd", "mean_tokens_bwd", "attention_bias_fwd", "attention_bias_bwd", "drop_path_fwd", "drop_path_bwd",
-      "linear_residual_fwd", "linear_residual_fwd_bf16"};
+      "linear_residual_fwd", "linear_residual_fwd_bf16",
+      "talking_heads_fwd", "talking_heads_bwd", "class_attention_fwd", "class_attention_bwd",
+      "layer_scale_fwd", "layer_scale_bwd"};
   return names;
 }
 
@@ -40,7 +42,8 @@ std::vector<Group<T>> groups() {
   return {{"memory", &cases_memory<T>},       {"dense", &cases_dense<T>}, {"embed", &cases_embed<T>},
           {"layer", &cases_layer<T>},         {"attention", &cases_attention<T>},
           {"head", &cases_head<T>},           {"flat", &cases_flat<T>},
-          {"window", &cases_window<T>},       {"bf16", &cases_bf16<T>}};
+          {"window", &cases_window<T>},       {"cait", &cases_cait<T>},
+          {"bf16", &cases_bf16<T>}};
 }
 
 template <class T>

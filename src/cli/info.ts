@@ -55,7 +55,7 @@ export function infoCommand(io: CliIO, setExit: (code: number) => void): Command
           'presets:  (--model; parameters at the preset\'s own image size and classes)',
           ...info.presets.map(
             (p) =>
-              `  ${p.preset.padEnd(13)} ${p.family.padEnd(5)} ${p.params.toLocaleString('en-US').padStart(11)} params, ` +
+              `  ${p.preset.padEnd(16)} ${p.family.padEnd(5)} ${p.params.toLocaleString('en-US').padStart(11)} params, ` +
               `${p.imageSize} px, patch ${p.patchSize}, ${p.numClasses} classes`,
           ),
           `cuda:     ${b.cuda ? 'available' : `not available: ${b.cudaReason}`}`,

@@ -17,7 +17,8 @@ import { z } from 'zod';
 // Choices
 // ---------------------------------------------------------------------------------------
 
-export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b', 'swin-micro', 'swin-t', 'swin-s', 'swin-b', 'swin-t-cifar'] as const;
+export const MODELS = ['vit-micro', 'vit-ti', 'vit-s', 'vit-b', 'swin-micro', 'swin-t', 'swin-s', 'swin-b', 'swin-t-cifar',
+  'cait-micro', 'cait-xxs12', 'cait-xxs24', 'cait-xs12', 'cait-s12', 'cait-xxs12-cifar', 'cait-xxs24-cifar', 'cait-xs12-cifar', 'cait-s12-cifar'] as const;
 export const GELUS = ['tanh', 'erf'] as const;
 export const DATASETS = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagefolder', 'tinyimagenet', 'imagenet'] as const;
 /** Data sets decoded from image files (src/data/images/): any --image-size, Inception-crop augmentation. */
@@ -321,7 +322,7 @@ type Row = Omit<FieldSpec, 'key' | 'flag' | 'defaultText'> & { defaultText?: str
 
 const rows: { [K in ConfigKey]: Row } = {
   model: { group: 'model', kind: 'enum', choices: MODELS, valueName: '<name>', expected: oneOf(MODELS),
-    description: 'model: vit-micro (tiny, for tests and quick runs), vit-ti, vit-s, vit-b; swin-micro, swin-t, swin-s, swin-b, swin-t-cifar (docs/method.md section 4.7)' },
+    description: 'model: vit-micro (tiny, for tests and quick runs), vit-ti, vit-s, vit-b; swin-micro, swin-t, swin-s, swin-b, swin-t-cifar (docs/method.md section 4.7); cait-micro, cait-xxs12, cait-xxs24, cait-xs12, cait-s12 and their -cifar variants (section 4.9)' },
   dropout: { group: 'model', kind: 'number', valueName: '<p>', expected: UNIT,
     description: 'dropout rate (position embedding, attention, MLP); 0 turns it off' },
   gelu: { group: 'model', kind: 'enum', choices: GELUS, valueName: '<kind>', expected: oneOf(GELUS),

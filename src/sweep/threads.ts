@@ -12,7 +12,7 @@
 import type { ModelName } from '../config/index.js';
 
 /** Models small enough that separate single-threaded runs beat one multi-threaded run. */
-const SMALL_MODELS: ReadonlySet<string> = new Set<ModelName>(['vit-micro', 'swin-micro']);
+const SMALL_MODELS: ReadonlySet<string> = new Set<ModelName>(['vit-micro', 'swin-micro', 'cait-micro']);
 
 /** Default number of parallel runs for these cells on `cores` threads. */
 export function defaultParallel(cores: number, models: readonly string[]): number {

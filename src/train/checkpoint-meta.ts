@@ -88,7 +88,7 @@ export function checkModelConfig(raw: unknown, cfg: RunConfig, fail: Fail): VitC
   }
   if (o.gelu !== 'tanh' && o.gelu !== 'erf') fail(`metadata "${F}": gelu: got ${formatValue(o.gelu)}, expected "tanh" or "erf"`);
   const mc = o as unknown as VitConfig;
-  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu', 'family', 'embedDim', 'depths', 'stageHeads', 'window', 'dropPath']);
+  const known = new Set<string>([...MODEL_LIMITS.map(([k]) => k), 'mlpRatio', 'dropout', 'gelu', 'family', 'embedDim', 'depths', 'stageHeads', 'window', 'dropPath', 'classDepth', 'layerScaleInit']);
   const extra = Object.keys(o).filter((k) => !known.has(k));
   if (extra.length > 0) fail(`metadata "${F}": unknown key ${formatValue(extra[0])}`);
   if (mc.imageSize % mc.patchSize !== 0) {
@@ -102,7 +102,7 @@ export function checkModelConfig(raw: unknown, cfg: RunConfig, fail: Fail): VitC
     { imageSize: mc.imageSize, channels: mc.channels, numClasses: mc.numClasses },
     { patchSize: cfg.patchSize, dropout: cfg.dropout, gelu: cfg.gelu },
   );
-  for (const key of ['width', 'depth', 'heads', 'mlpRatio', 'patchSize', 'family', 'embedDim', 'depths', 'stageHeads', 'window'] as const) {
+  for (const key of ['width', 'depth', 'heads', 'mlpRatio', 'patchSize', 'family', 'embedDim', 'depths', 'stageHeads', 'window', 'classDepth', 'layerScaleInit'] as const) {
     if (JSON.stringify(mc[key]) !== JSON.stringify(preset[key])) {
       fail(
         `metadata "${F}": ${key}: got ${formatValue(mc[key])}, expected ${formatValue(preset[key])} ` +

@@ -206,6 +206,33 @@ class Backend {
   // dx[b, l, :] = dout[b, :] / L
   virtual void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) = 0;
 
+  // ---- CaiT (Touvron et al. 2021) ------------------------------------------------------------
+  // Talking-heads attention (timm's TalkingHeadAttn): qkv [B, Tn, 3, H, hd] as attention_fwd;
+  // per sequence b and query i, S[h] = q_h k_h^T / sqrt(hd), logits L[g] = sum_h wl[g, h] S[h]
+  // + bl[g] (proj_l, mixing across heads), P = softmax(L) over keys, A[g] = sum_h ww[g, h] P[h]
+  // + bw[g] (proj_w), out [B, Tn, H*hd] = A v. saved [3, B, H, Tn, Tn] keeps S, P and A for
+  // the backward pass. No dropout.
+  virtual void talking_heads_fwd(T* out, T* saved, const T* qkv, const T* wl, const T* bl,
+                                 const T* ww, const T* bw, const AttnShape& s) = 0;
+  // dqkv and the mixing gradients dwl, dbl, dww, dbw (all written, not added); scratch holds
+  // 3 x [B, H, Tn, Tn]. Reductions over (b, i, j) in a fixed order.
+  virtual void talking_heads_bwd(T* dqkv, T* dwl, T* dbl, T* dww, T* dbw, T* scratch,
+                                 const T* dout, const T* qkv, const T* saved, const T* wl,
+                                 const T* ww, const AttnShape& s) = 0;
+  // Class attention (timm's ClassAttn): one query per sequence, q [B, H*hd]; k, v
+  // [B, Tn, H*hd]; probs [B, H, Tn] = softmax(q_h k_h^T / sqrt(hd)); out [B, H*hd] = P v.
+  virtual void class_attention_fwd(T* out, T* probs, const T* q, const T* k, const T* v,
+                                   const AttnShape& s) = 0;
+  // dq [B, H*hd], dk, dv [B, Tn, H*hd], written.
+  virtual void class_attention_bwd(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k,
+                                   const T* v, const T* probs, const AttnShape& s) = 0;
+  // LayerScale: y[r, c] = gamma[c] x[r, c] (y may alias x).
+  virtual void layer_scale_fwd(T* y, const T* x, const T* gamma, int rows, int cols) = 0;
+  // dx[r, c] = gamma[c] dy[r, c] (dx may alias dy); dgamma[c] = sum_r dy[r, c] x[r, c]
+  // (written; rows ascending).
+  virtual void layer_scale_bwd(T* dx, T* dgamma, const T* dy, const T* x, const T* gamma,
+                               int rows, int cols) = 0;
+
   // ---- head -----------------------------------------------------------------------------
   // out[b, :] = x[b, 0, :]  and its transpose-scatter for the backward pass (rest zeroed).
   virtual void gather_cls(T* out, const T* x, int B, int Tn, int D) = 0;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "families/cait.h"
 #include "families/swin.h"
 #include "families/vit.h"
 #include "grwarm/dropout.h"
@@ -13,7 +14,8 @@ namespace {
 const std::vector<const Family*>& families() {
   static const VitFamily vit;
   static const SwinFamily swin;
-  static const std::vector<const Family*> all = {&vit, &swin};
+  static const CaitFamily cait;
+  static const std::vector<const Family*> all = {&vit, &swin, &cait};
   return all;
 }
 }  // namespace

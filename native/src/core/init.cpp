@@ -67,6 +67,9 @@ void init_params(const ParamLayout& layout, uint64_t seed, T* host) {
         for (size_t i = 0; i < t.size; ++i) p[i] = T((2.0 * rng.uniform() - 1.0) * a);
         break;
       }
+      case InitKind::Constant:  // init_std is the value (CaiT's LayerScale gammas)
+        for (size_t i = 0; i < t.size; ++i) p[i] = T(t.init_std);
+        break;
       case InitKind::TruncNormal:  // timm's trunc_normal_(std) with bounds at +-2 std
         for (size_t i = 0; i < t.size; ++i) p[i] = T(rng.truncated_normal() * t.init_std);
         break;

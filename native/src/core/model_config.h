@@ -9,7 +9,7 @@
 namespace grwarm {
 
 struct ModelConfig {
-  // Which family builds the network: "vit", "swin" (family.h lists them).
+  // Which family builds the network: "vit", "swin", "cait" (family.h lists them).
   std::string family = "vit";
   // ---- every family -----------------------------------------------------------------------
   int image_size = 32;  // input side in pixels (square images)
@@ -32,6 +32,10 @@ struct ModelConfig {
   int window = 7;                        // window side in tokens (clipped to the stage side)
   float mlp_ratio = 4.0f;
 
+  // ---- CaiT (width, depth, heads, mlp_hidden as ViT; depth counts the self-attention blocks) --
+  int class_depth = 2;          // class-attention blocks after the self-attention blocks
+  float layer_scale_init = 0;   // LayerScale's initial gamma; 0 = by depth (layer_scale_for_depth)
+
   int grid() const { return image_size / patch; }
   int num_patches() const { return grid() * grid(); }
   int patch_dim() const { return channels * patch * patch; }
@@ -39,6 +43,12 @@ struct ModelConfig {
   // ViT only
   int tokens() const { return num_patches() + 1; }  // + class token
   int head_dim() const { return width / heads; }
+  // The CaiT paper's LayerScale initialisation by depth: 0.1 up to 18 blocks, 1e-5 up to 24,
+  // 1e-6 beyond (layer_scale_init, when set, wins).
+  float layer_scale() const {
+    if (layer_scale_init > 0) return layer_scale_init;
+    return depth <= 18 ? 0.1f : depth <= 24 ? 1e-5f : 1e-6f;
+  }
 };
 
 }  // namespace grwarm

@@ -12,8 +12,9 @@
 namespace grwarm {
 
 // Xavier-uniform with fan_in = fan_out = shape[1] (q, k, v initialised as separate maps);
-// LeCun-normal with fan_in = the product of shape[1:]; TruncNormal: N(0, init_std) cut at 2 std.
-enum class InitKind { Zeros, Ones, Normal, LecunNormal, XavierUniformQkv, XavierUniform, TruncNormal };
+// LeCun-normal with fan_in = the product of shape[1:]; TruncNormal: N(0, init_std) cut at 2 std;
+// Constant: every element init_std.
+enum class InitKind { Zeros, Ones, Normal, LecunNormal, XavierUniformQkv, XavierUniform, TruncNormal, Constant };
 
 struct TensorView {
   std::string name;

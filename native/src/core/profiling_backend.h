@@ -101,6 +101,27 @@ class ProfilingBackend final : public Backend<T>, private Bf16Ops {
   void drop_path_bwd(T* db, const T* dx, int B, size_t n, const DropoutSpec& d) override {
     GW_TIMED("drop_path_bwd", in_->drop_path_bwd(db, dx, B, n, d));
   }
+  void talking_heads_fwd(T* o, T* sv, const T* qkv, const T* wl, const T* bl, const T* ww,
+                         const T* bw, const AttnShape& s) override {
+    GW_TIMED("talking_heads_fwd", in_->talking_heads_fwd(o, sv, qkv, wl, bl, ww, bw, s));
+  }
+  void talking_heads_bwd(T* dq, T* dwl, T* dbl, T* dww, T* dbw, T* sc, const T* d, const T* qkv,
+                         const T* sv, const T* wl, const T* ww, const AttnShape& s) override {
+    GW_TIMED("talking_heads_bwd", in_->talking_heads_bwd(dq, dwl, dbl, dww, dbw, sc, d, qkv, sv, wl, ww, s));
+  }
+  void class_attention_fwd(T* o, T* p, const T* q, const T* k, const T* v, const AttnShape& s) override {
+    GW_TIMED("class_attention_fwd", in_->class_attention_fwd(o, p, q, k, v, s));
+  }
+  void class_attention_bwd(T* dq, T* dk, T* dv, const T* d, const T* q, const T* k, const T* v,
+                           const T* p, const AttnShape& s) override {
+    GW_TIMED("class_attention_bwd", in_->class_attention_bwd(dq, dk, dv, d, q, k, v, p, s));
+  }
+  void layer_scale_fwd(T* y, const T* x, const T* g, int r, int c) override {
+    GW_TIMED("layer_scale_fwd", in_->layer_scale_fwd(y, x, g, r, c));
+  }
+  void layer_scale_bwd(T* dx, T* dg, const T* dy, const T* x, const T* g, int r, int c) override {
+    GW_TIMED("layer_scale_bwd", in_->layer_scale_bwd(dx, dg, dy, x, g, r, c));
+  }
   void mean_tokens_fwd(T* o, const T* x, int B, int L, int D) override {
     GW_TIMED("mean_tokens_fwd", in_->mean_tokens_fwd(o, x, B, L, D));
   }

@@ -228,6 +228,43 @@ void CudaBackend<T>::drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sa
 }
 
 template <class T>
+void CudaBackend<T>::talking_heads_fwd(T* out, T* saved, const T* qkv, const T* wl, const T* bl,
+                                       const T* ww, const T* bw, const AttnShape& s) {
+  launch_talking_heads_fwd(enter(), out, saved, qkv, wl, bl, ww, bw, s);
+}
+
+template <class T>
+void CudaBackend<T>::talking_heads_bwd(T* dqkv, T* dwl, T* dbl, T* dww, T* dbw, T* scratch,
+                                       const T* dout, const T* qkv, const T* saved, const T* wl,
+                                       const T* ww, const AttnShape& s) {
+  launch_talking_heads_bwd(enter(), dqkv, dwl, dbl, dww, dbw, scratch, dout, qkv, saved, wl, ww, s);
+}
+
+template <class T>
+void CudaBackend<T>::class_attention_fwd(T* out, T* probs, const T* q, const T* k, const T* v,
+                                         const AttnShape& s) {
+  launch_class_attention_fwd(enter(), out, probs, q, k, v, s);
+}
+
+template <class T>
+void CudaBackend<T>::class_attention_bwd(T* dq, T* dk, T* dv, const T* dout, const T* q,
+                                         const T* k, const T* v, const T* probs,
+                                         const AttnShape& s) {
+  launch_class_attention_bwd(enter(), dq, dk, dv, dout, q, k, v, probs, s);
+}
+
+template <class T>
+void CudaBackend<T>::layer_scale_fwd(T* y, const T* x, const T* gamma, int rows, int cols) {
+  launch_layer_scale_fwd(enter(), y, x, gamma, rows, cols);
+}
+
+template <class T>
+void CudaBackend<T>::layer_scale_bwd(T* dx, T* dgamma, const T* dy, const T* x, const T* gamma,
+                                     int rows, int cols) {
+  launch_layer_scale_bwd(enter(), ctx_.workspace(), dx, dgamma, dy, x, gamma, rows, cols);
+}
+
+template <class T>
 void CudaBackend<T>::mean_tokens_fwd(T* out, const T* x, int B, int L, int D) {
   launch_mean_tokens_fwd(enter(), out, x, B, L, D);
 }

@@ -84,6 +84,18 @@ class CudaBackend final : public Backend<T> {
                      const DropoutSpec& drop) override;
   void drop_path_bwd(T* dbranch, const T* dx, int B, size_t per_sample,
                      const DropoutSpec& drop) override;
+  void talking_heads_fwd(T* out, T* saved, const T* qkv, const T* wl, const T* bl, const T* ww,
+                         const T* bw, const AttnShape& s) override;
+  void talking_heads_bwd(T* dqkv, T* dwl, T* dbl, T* dww, T* dbw, T* scratch, const T* dout,
+                         const T* qkv, const T* saved, const T* wl, const T* ww,
+                         const AttnShape& s) override;
+  void class_attention_fwd(T* out, T* probs, const T* q, const T* k, const T* v,
+                           const AttnShape& s) override;
+  void class_attention_bwd(T* dq, T* dk, T* dv, const T* dout, const T* q, const T* k, const T* v,
+                           const T* probs, const AttnShape& s) override;
+  void layer_scale_fwd(T* y, const T* x, const T* gamma, int rows, int cols) override;
+  void layer_scale_bwd(T* dx, T* dgamma, const T* dy, const T* x, const T* gamma, int rows,
+                       int cols) override;
   void mean_tokens_fwd(T* out, const T* x, int B, int L, int D) override;
   void mean_tokens_bwd(T* dx, const T* dout, int B, int L, int D) override;
 

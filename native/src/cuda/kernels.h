@@ -58,6 +58,24 @@ template <class T>
 void launch_drop_path_bwd(cudaStream_t s, T* dbranch, const T* dx, int B, size_t per_sample,
                           const DropoutSpec& drop);
 template <class T>
+void launch_talking_heads_fwd(cudaStream_t s, T* out, T* saved, const T* qkv, const T* wl,
+                              const T* bl, const T* ww, const T* bw, const AttnShape& sh);
+template <class T>
+void launch_talking_heads_bwd(cudaStream_t s, T* dqkv, T* dwl, T* dbl, T* dww, T* dbw, T* scratch,
+                              const T* dout, const T* qkv, const T* saved, const T* wl,
+                              const T* ww, const AttnShape& sh);
+template <class T>
+void launch_class_attention_fwd(cudaStream_t s, T* out, T* probs, const T* q, const T* k,
+                                const T* v, const AttnShape& sh);
+template <class T>
+void launch_class_attention_bwd(cudaStream_t s, T* dq, T* dk, T* dv, const T* dout, const T* q,
+                                const T* k, const T* v, const T* probs, const AttnShape& sh);
+template <class T>
+void launch_layer_scale_fwd(cudaStream_t s, T* y, const T* x, const T* gamma, int rows, int cols);
+template <class T>
+void launch_layer_scale_bwd(cudaStream_t s, Workspace& ws, T* dx, T* dgamma, const T* dy,
+                            const T* x, const T* gamma, int rows, int cols);
+template <class T>
 void launch_mean_tokens_fwd(cudaStream_t s, T* out, const T* x, int B, int L, int D);
 template <class T>
 void launch_mean_tokens_bwd(cudaStream_t s, T* dx, const T* dout, int B, int L, int D);
