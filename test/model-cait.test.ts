@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createModel, vitConfig } from '../src/index.js';
 import { presetSizes } from '../src/model/preset-sizes.js';
-import { lcg, randomBatch, randomizeParams } from './support/batch.js';
+import { randomBatch, randomizeParams } from './support/batch.js';
+import { expectBackwardMatchesFD } from './support/fd.js';
 import { cli } from './support/cli.js';
 
 /** A tiny CaiT: 16 px, patch 4 (16 patch tokens), 2 self-attention + 2 class-attention blocks. */
@@ -66,28 +67,7 @@ describe('cait', () => {
     randomizeParams(model, 11);
     const { images, labels } = randomBatch(TINY_CAIT, 3, 5);
     const fb = { seed: 1, train: true, labelSmoothing: 0 };
-    await model.forwardBackward(images, labels, fb);
-    const analytic = Float64Array.from(model.grads);
-    const h = 1e-5;
-    const pick = lcg(7);
-    for (const t of model.tensors) {
-      const p = Float64Array.from(model.param(t.name));
-      for (let k = 0; k < 2; k++) {
-        const i = k === 0 ? 0 : Math.floor(pick() * p.length);
-        const orig = p[i]!;
-        p[i] = orig + h;
-        model.setParam(t.name, p);
-        const lp = (await model.forwardBackward(images, labels, fb)).loss;
-        p[i] = orig - h;
-        model.setParam(t.name, p);
-        const lm = (await model.forwardBackward(images, labels, fb)).loss;
-        p[i] = orig;
-        model.setParam(t.name, p);
-        const fd = (lp - lm) / (2 * h);
-        const g = analytic[t.offset + i]!;
-        expect(Math.abs(fd - g), `${t.name}[${i}]: analytic ${g}, fd ${fd}`).toBeLessThan(1e-7 + 1e-5 * Math.abs(g));
-      }
-    }
+    await expectBackwardMatchesFD(model, images, labels, fb);
   });
 });
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createModel, vitConfig } from '../src/index.js';
-import { lcg, randomBatch, randomizeParams } from './support/batch.js';
+import { randomBatch, randomizeParams } from './support/batch.js';
+import { expectBackwardMatchesFD } from './support/fd.js';
 
 /** A small Swin: 16 px, patch 2 (8x8 tokens), window 4 with shift 2; stage 1 at 4x4 (clipped, unshifted). */
 const TINY_SWIN = vitConfig('swin-micro', { imageSize: 16, patchSize: 2, embedDim: 8, depths: [2, 2], stageHeads: [2, 2], window: 4, numClasses: 5 });
@@ -43,28 +44,7 @@ describe('swin', () => {
     randomizeParams(model, 11);
     const { images, labels } = randomBatch(TINY_SWIN, 2, 5);
     const fb = { seed: 1, train: true, labelSmoothing: 0 };
-    await model.forwardBackward(images, labels, fb);
-    const analytic = Float64Array.from(model.grads);
-    const h = 1e-5;
-    const pick = lcg(7);
-    for (const t of model.tensors) {
-      const p = Float64Array.from(model.param(t.name));
-      for (let k = 0; k < 2; k++) {
-        const i = k === 0 ? 0 : Math.floor(pick() * p.length);
-        const orig = p[i]!;
-        p[i] = orig + h;
-        model.setParam(t.name, p);
-        const lp = (await model.forwardBackward(images, labels, fb)).loss;
-        p[i] = orig - h;
-        model.setParam(t.name, p);
-        const lm = (await model.forwardBackward(images, labels, fb)).loss;
-        p[i] = orig;
-        model.setParam(t.name, p);
-        const fd = (lp - lm) / (2 * h);
-        const g = analytic[t.offset + i]!;
-        expect(Math.abs(fd - g), `${t.name}[${i}]: analytic ${g}, fd ${fd}`).toBeLessThan(1e-7 + 1e-5 * Math.abs(g));
-      }
-    }
+    await expectBackwardMatchesFD(model, images, labels, fb);
   });
 });
 
